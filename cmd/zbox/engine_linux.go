@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// nativeOptions are the runtime knobs of one native run that are not part
+// of the plan.
+type nativeOptions struct {
+	Debug       bool
+	KeepReaping bool
+	Timeout     time.Duration
+	// Proxy, when set, serves bridged connections in-process (zbox's own
+	// allow-list) instead of dialing the route endpoints.
+	Proxy proxyServer
+	// Logf receives debug lines.
+	Logf func(format string, args ...any)
+	// OnStart is called with the init's host pid once it runs (bwrap's
+	// --info-fd / --json-status-fd).
+	OnStart func(initPid int)
+}
+
+// nativeResult is the outcome of a native run.
+type nativeResult struct {
+	Status   int // the target's exit status (128+N for signal N)
+	TimedOut bool
+}
+
+// runNative builds and runs the sandbox described by plan with syscalls
+// alone, and waits for it.
+func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
+	if len(plan.Command) == 0 {
+		return nativeResult{}, &SetupError{Msg: "no command to run"}
+	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	t0 := time.Now()
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("create config pipe: %v", err)}
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	// SOCK_SEQPACKET keeps message boundaries and carries SCM_RIGHTS, and
+	// EOF tells us the init has exited.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("create control socket: %v", err)}
+	}
+	ctlParent := pair[0]
+	ctlChild := os.NewFile(uintptr(pair[1]), "ctl")
+	defer unix.Close(ctlParent)
+
+	exe := "/proc/self/exe"
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{initArg0},
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: []*os.File{cfgR, ctlChild}, // fd 3, fd 4
+	}
+	cmd.SysProcAttr, err = sysProcAttr(plan)
+	if err != nil {
+		ctlChild.Close()
+		return nativeResult{}, err
+	}
+	// Forward signals from the moment the init exists. Registered before
+	// Start so that none is lost in between.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+
+	if err := cmd.Start(); err != nil {
+		ctlChild.Close()
+		return nativeResult{}, startError(err)
+	}
+	ctlChild.Close()
+	cfgR.Close()
+	logf("init started pid=%d after %s", cmd.Process.Pid, time.Since(t0))
+	if opt.OnStart != nil {
+		opt.OnStart(cmd.Process.Pid)
+	}
+
+	cwd, _ := os.Getwd()
+	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping}
+	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("send config to sandbox init: %v", err)}
+	}
+	cfgW.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctlDone := make(chan ctlResult, 1)
+	go func() { ctlDone <- readControl(ctx, ctlParent, plan, opt, logf) }()
+
+	go func() {
+		for s := range sigs {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+
+	var timedOut bool
+	if opt.Timeout > 0 {
+		t := time.AfterFunc(opt.Timeout, func() {
+			timedOut = true
+			// SIGKILL to pid 1 tears down the whole pid namespace.
+			_ = cmd.Process.Kill()
+		})
+		defer t.Stop()
+	}
+
+	waitErr := cmd.Wait()
+	cr := <-ctlDone
+	cancel()
+	cr.stopBridges()
+	logf("sandbox exited after %s", time.Since(t0))
+
+	if cr.setupErr != nil {
+		return nativeResult{}, cr.setupErr
+	}
+	if timedOut {
+		return nativeResult{Status: 124, TimedOut: true}, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			return nativeResult{Status: 128 + int(ws.Signal())}, nil
+		}
+		return nativeResult{Status: ws.ExitStatus()}, nil
+	}
+	if waitErr != nil {
+		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("wait for sandbox: %v", waitErr)}
+	}
+	if !cr.started {
+		return nativeResult{}, &SetupError{Msg: "sandbox init exited before starting the command"}
+	}
+	return nativeResult{Status: 0}, nil
+}
+
+// sysProcAttr creates every namespace at clone time and maps the caller's
+// uid and gid (or the plan's) with a single-id map, setgroups denied —
+// the only map an unprivileged process may write.
+func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
+	ns := plan.Namespaces
+	var flags uintptr
+	if ns.User {
+		flags |= unix.CLONE_NEWUSER
+	}
+	if ns.Mount {
+		flags |= unix.CLONE_NEWNS
+	}
+	if ns.PID {
+		flags |= unix.CLONE_NEWPID
+	}
+	if ns.Net {
+		flags |= unix.CLONE_NEWNET
+	}
+	if ns.IPC {
+		flags |= unix.CLONE_NEWIPC
+	}
+	if ns.UTS {
+		flags |= unix.CLONE_NEWUTS
+	}
+	if ns.Cgroup {
+		flags |= unix.CLONE_NEWCGROUP
+	}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		// The init dies with us, even by SIGKILL; being pid 1, its death
+		// kills every process in the sandbox.
+		Pdeathsig: syscall.SIGKILL,
+		// Own process group: a terminal's ^C reaches only us, and we
+		// forward it once (otherwise the init would get it too).
+		Setpgid: true,
+	}
+	if ns.User {
+		uid, gid := os.Getuid(), os.Getgid()
+		inUID, inGID := uid, gid
+		if plan.UID != nil {
+			inUID = *plan.UID
+		}
+		if plan.GID != nil {
+			inGID = *plan.GID
+		}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: inUID, HostID: uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: inGID, HostID: gid, Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+		if inUID != 0 {
+			// execve recomputes capabilities; a non-zero uid would lose
+			// all of them on the re-exec into the init. The init drops
+			// these before anything else runs.
+			attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP, unix.CAP_SYS_CHROOT}
+		}
+	}
+	return attr, nil
+}
+
+// startError explains a failed clone.
+func startError(err error) error {
+	msg := fmt.Sprintf("create sandbox namespaces: %v", err)
+	switch {
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		msg += userNSHint()
+	case errors.Is(err, syscall.ENOSPC):
+		msg += " (hint: nesting depth or /proc/sys/user/max_user_namespaces exceeded)"
+	case errors.Is(err, syscall.EINVAL):
+		msg += " (hint: the kernel may lack user namespace support)"
+	}
+	return &SetupError{Msg: msg}
+}
+
+func userNSHint() string {
+	if b, err := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && len(b) > 0 && b[0] == '1' {
+		return " (hint: AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns=1; load an AppArmor profile for zbox or set the sysctl to 0)"
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && len(b) > 0 && b[0] == '0' {
+		return " (hint: unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone=1)"
+	}
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && len(b) > 0 && b[0] == '0' {
+		return " (hint: user namespaces are disabled: sysctl user.max_user_namespaces is 0)"
+	}
+	return " (hint: user namespaces are not permitted here; in a container, a seccomp profile may block them — run zbox doctor)"
+}
+
+type ctlResult struct {
+	setupErr error
+	started  bool
+	bridges  []bridgeCloser
+}
+
+func (c *ctlResult) stopBridges() {
+	for _, f := range c.bridges {
+		f.Close()
+	}
+}
+
+// readControl reads the init's messages until it exits (EOF).
+func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) ctlResult {
+	var res ctlResult
+	buf := make([]byte, 64*1024)
+	oob := make([]byte, unix.CmsgSpace(64*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return res
+		}
+		msg := buf[:n]
+		switch msg[0] {
+		case msgSetupError:
+			res.setupErr = &SetupError{Msg: string(msg[1:])}
+		case msgExecError:
+			res.setupErr = parseExecError(msg[1:])
+		case msgStarted:
+			res.started = true
+		case msgListeners:
+			fds := parseRights(oob[:oobn])
+			var endpoints []string
+			if err := json.Unmarshal(msg[1:], &endpoints); err != nil || len(endpoints) != len(fds) {
+				for _, f := range fds {
+					unix.Close(f)
+				}
+				continue
+			}
+			for i, f := range fds {
+				fw, err := serveBridge(ctx, f, endpoints[i], opt, logf)
+				if err != nil {
+					logf("bridge %s: %v", endpoints[i], err)
+					continue
+				}
+				res.bridges = append(res.bridges, fw)
+			}
+		}
+	}
+}
+
+func parseRights(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if f, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, f...)
+		}
+	}
+	return fds
+}
+
+func parseExecError(b []byte) error {
+	for i, c := range b {
+		if c == 0 {
+			n, _ := strconv.Atoi(string(b[:i]))
+			errno := syscall.Errno(n)
+			return &ExecError{Cmd: string(b[i+1:]), Errno: n, Text: errnoText(errno)}
+		}
+	}
+	return &SetupError{Msg: "exec failed"}
+}
+
+// serveBridge accepts, on the host side, connections made to a listener
+// that lives in the sandbox's network namespace, and carries each to the
+// proxy endpoint on the host (or to zbox's in-process allow-list proxy).
+func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions, logf func(string, ...any)) (bridgeCloser, error) {
+	f := os.NewFile(uintptr(fd), "bridge-listener")
+	l, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	var dial func(ctx context.Context) (net.Conn, error)
+	if opt.Proxy != nil {
+		dial = func(ctx context.Context) (net.Conn, error) {
+			a, b := net.Pipe()
+			go opt.Proxy.ServeConn(ctx, b)
+			return a, nil
+		}
+	} else {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", endpoint) }
+	}
+	var once sync.Once
+	_ = once
+	return newForwarder(l, dial, logf), nil
+}

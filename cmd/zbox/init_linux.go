@@ -1,0 +1,485 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/mountns"
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// runInit is pid 1 of the sandbox. It never returns.
+func runInit() {
+	ctl := 4
+	// Nothing the outer inherited (and so nothing we inherited) may reach
+	// the target: mark every fd above stderr close-on-exec, the control
+	// socket included (the outer sees EOF on it when we exit).
+	closeRangeCloexec(3)
+
+	cfgFile := os.NewFile(3, "config")
+	var cfg initConfig
+	err := json.NewDecoder(cfgFile).Decode(&cfg)
+	cfgFile.Close()
+	if err != nil {
+		initFail(ctl, fmt.Sprintf("read sandbox config: %v", err))
+	}
+	in := &initProc{cfg: cfg, plan: cfg.Plan, ctl: ctl, start: time.Now()}
+	if cfg.Debug {
+		in.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("stage", "init")
+	}
+	os.Exit(in.run())
+}
+
+type initProc struct {
+	cfg   initConfig
+	plan  *policy.Plan
+	ctl   int
+	log   *slog.Logger
+	start time.Time
+	last  time.Time
+}
+
+func (in *initProc) step(name string, args ...any) {
+	if in.log == nil {
+		return
+	}
+	now := time.Now()
+	if in.last.IsZero() {
+		in.last = in.start
+	}
+	in.log.Debug(name, append(args, "took", now.Sub(in.last).Round(time.Microsecond))...)
+	in.last = now
+}
+
+func (in *initProc) run() int {
+	p := in.plan
+	// Signals for the target arrive here first (from the outer, which
+	// forwards what it receives). Install the handler before anything
+	// else so none is lost while we set up.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD)
+
+	if p.Namespaces.Mount {
+		var logf func(string, ...any)
+		if in.log != nil {
+			logf = func(f string, a ...any) { in.log.Debug(fmt.Sprintf(f, a...)) }
+		}
+		res, err := mountns.Build(p.Mounts, mountns.Options{Logf: logf})
+		if err != nil {
+			initFail(in.ctl, err.Error())
+		}
+		in.step("mounts built", "ops", len(p.Mounts), "proc", res.Proc)
+	}
+	if p.Hostname != "" {
+		if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
+			initFail(in.ctl, fmt.Sprintf("sethostname %q: %v", p.Hostname, err))
+		}
+	}
+
+	env := p.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	if p.Namespaces.Net {
+		if err := loopbackUp(); err != nil {
+			initFail(in.ctl, err.Error())
+		}
+		in.step("loopback up")
+		if p.Network.Mode == policy.NetProxyOnly {
+			var err error
+			env, err = in.proxyListeners(env)
+			if err != nil {
+				initFail(in.ctl, err.Error())
+			}
+			in.step("proxy listeners", "routes", len(p.Network.Routes))
+		}
+	}
+
+	// From here on the init needs no privilege: drop every capability on
+	// every thread, and make pid 1 non-dumpable so that the target (same
+	// uid) can neither ptrace it nor read its memory or environment.
+	if err := dropCapsAllThreads(p.Caps.Keep); err != nil {
+		initFail(in.ctl, fmt.Sprintf("drop capabilities: %v", err))
+	}
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+	cwd := in.chooseCwd(env)
+	argv := append([]string(nil), p.Command...)
+	path, err := lookPath(argv[0], env)
+	if err != nil {
+		initExecFail(in.ctl, argv[0], err)
+	}
+	if p.Argv0 != "" {
+		argv[0] = p.Argv0
+	}
+	progs, err := buildFilter(p.Filter)
+	if err != nil {
+		initFail(in.ctl, fmt.Sprintf("build seccomp filter: %v", err))
+	}
+	// Default bwrap rule: cwd is also exported as PWD.
+	env = setEnv(env, "PWD", cwd)
+
+	done := make(chan struct{})
+	pid, err := in.spawn(path, argv, env, cwd, progs, done)
+	if err != nil {
+		var ee *execErr
+		if errors.As(err, &ee) {
+			initExecFail(in.ctl, p.Command[0], ee.err)
+		}
+		initFail(in.ctl, err.Error())
+	}
+	in.step("target started", "pid", pid)
+	sendMsg(in.ctl, append([]byte{msgStarted}, strconv.Itoa(pid)...), nil)
+	return in.reap(pid, sigs, done)
+}
+
+// reap waits for the target, reaping every orphan that pid 1 inherits on
+// the way, and forwards signals to the target. It returns the exit
+// status zbox must report.
+func (in *initProc) reap(target int, sigs chan os.Signal, done chan struct{}) int {
+	status := -1
+	for {
+		// Reap everything that is ready before blocking again.
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil || pid <= 0 {
+				if errors.Is(err, unix.ECHILD) && status >= 0 {
+					return status
+				}
+				break
+			}
+			if pid == target {
+				status = exitStatus(ws)
+				close(done)
+				in.step("target exited", "status", status)
+				if !in.cfg.KeepReaping {
+					// Returning makes pid 1 exit; the kernel then kills
+					// every process left in the pid namespace, so
+					// nothing outlives the command.
+					return status
+				}
+			}
+		}
+		sig := <-sigs
+		if sig == syscall.SIGCHLD {
+			continue
+		}
+		if status < 0 {
+			_ = unix.Kill(target, sig.(syscall.Signal))
+		}
+	}
+}
+
+func exitStatus(ws unix.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return 255
+}
+
+type execErr struct{ err error }
+
+func (e *execErr) Error() string { return e.err.Error() }
+
+// spawn forks the target from a dedicated, locked OS thread that first
+// takes on the target's restrictions: no_new_privs, Landlock, then
+// seccomp as the very last step (so the filter need not allow anything
+// zbox itself does). fork copies the calling thread's seccomp filters,
+// Landlock domain and credentials into the child; the init's other
+// threads stay unrestricted.
+//
+// The thread is never unlocked: when its goroutine returns, the Go
+// runtime destroys it instead of reusing a restricted thread. It also
+// stays alive until the target has exited, because a parent-death signal
+// is tied to the forking thread, not the process (golang/go#27505).
+func (in *initProc) spawn(path string, argv, env []string, cwd string, progs filterProgs, done chan struct{}) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	ch := make(chan result, 1)
+	p := in.plan
+	go func() {
+		runtime.LockOSThread()
+		if p.Landlock != nil {
+			rep, err := restrictLandlockThread(*p.Landlock)
+			if err != nil {
+				ch <- result{err: fmt.Errorf("landlock: %w", err)}
+				return
+			}
+			in.step("landlock", "report", fmt.Sprintf("%+v", rep))
+		}
+		if progs != nil {
+			if err := installFilterOnThread(progs); err != nil {
+				ch <- result{err: fmt.Errorf("seccomp: %w", err)}
+				return
+			}
+		}
+		sys := &syscall.SysProcAttr{Setsid: p.NewSession}
+		if p.DieWithParent && !p.Namespaces.PID {
+			// Inside a pid namespace pid 1's death kills everything;
+			// without one, the target needs its own death signal.
+			sys.Pdeathsig = syscall.SIGKILL
+		}
+		files := []uintptr{0, 1, 2}
+		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys})
+		if err != nil {
+			ch <- result{err: &execErr{err}}
+			return
+		}
+		ch <- result{pid: pid}
+		<-done
+	}()
+	r := <-ch
+	return r.pid, r.err
+}
+
+// chooseCwd applies Plan.Chdir, else bwrap's rule: the caller's cwd if it
+// exists in the sandbox, else $HOME, else /.
+func (in *initProc) chooseCwd(env []string) string {
+	if d := in.plan.Chdir; d != "" {
+		if err := os.Chdir(d); err != nil {
+			initFail(in.ctl, fmt.Sprintf("chdir %s: %v", d, errnoText(err)))
+		}
+		return d
+	}
+	candidates := []string{in.cfg.Cwd, getEnv(env, "HOME"), "/"}
+	for _, d := range candidates {
+		if d != "" && os.Chdir(d) == nil {
+			return d
+		}
+	}
+	return "/"
+}
+
+// lookPath finds file on the target's PATH, inside the sandbox's root.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := checkExec(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	pathEnv, ok := lookupEnv(env, "PATH")
+	if !ok {
+		pathEnv = "/usr/local/bin:/usr/bin:/bin"
+	}
+	var firstErr error = syscall.ENOENT
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := checkExec(p)
+		if err == nil {
+			return p, nil
+		}
+		if errors.Is(err, syscall.EACCES) {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
+func checkExec(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return syscall.ENOENT
+	}
+	if fi.IsDir() {
+		return syscall.EACCES
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (in *initProc) proxyListeners(env []string) ([]string, error) {
+	routes := in.plan.Network.Routes
+	var endpoints []string
+	seen := map[string]bool{}
+	for _, r := range routes {
+		if !seen[r.Endpoint] {
+			seen[r.Endpoint] = true
+			endpoints = append(endpoints, r.Endpoint)
+		}
+	}
+	ports := map[string]int{}
+	var fds []int
+	for _, ep := range endpoints {
+		fd, port, err := listenLoopback()
+		if err != nil {
+			return nil, fmt.Errorf("proxy bridge: listen on 127.0.0.1 in the sandbox: %w", err)
+		}
+		fds = append(fds, fd)
+		ports[ep] = port
+	}
+	msg, _ := json.Marshal(endpoints)
+	if err := sendMsg(in.ctl, append([]byte{msgListeners}, msg...), fds); err != nil {
+		return nil, fmt.Errorf("proxy bridge: hand listeners to zbox: %w", err)
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	return rewriteProxyEnv(env, routes, ports)
+}
+
+// listenLoopback opens a TCP listener on 127.0.0.1:0 in the sandbox's
+// network namespace. The socket stays bound to this namespace when its fd
+// is passed to the outer zbox, which accepts on it from the host side: no
+// proxy code runs inside the sandbox and no socket file is needed.
+func listenLoopback() (fd, port int, err error) {
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	if err := unix.Listen(fd, 512); err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	return fd, sa.(*unix.SockaddrInet4).Port, nil
+}
+
+// dropCapsAllThreads removes every capability not in keep from every
+// thread of the process: ambient set cleared, bounding set reduced (needs
+// CAP_SETPCAP, so before capset), then effective, permitted and
+// inheritable set to keep. AllThreadsSyscall only works with
+// CGO_ENABLED=0 (ENOTSUP otherwise); see cgo_guard.go.
+func dropCapsAllThreads(keep []int) error {
+	keepSet := map[int]bool{}
+	for _, c := range keep {
+		keepSet[c] = true
+	}
+	if _, _, e := syscall.AllThreadsSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
+		return fmt.Errorf("clear ambient capabilities: %w", e)
+	}
+	for c := 0; c <= unix.CAP_LAST_CAP+8; c++ {
+		if keepSet[c] {
+			continue
+		}
+		if r, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); r != 1 {
+			continue // unknown or already dropped
+		}
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 && e != unix.EINVAL {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, e)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for c := range keepSet {
+		if c < 64 {
+			data[c/32].Effective |= 1 << (c % 32)
+			data[c/32].Permitted |= 1 << (c % 32)
+			data[c/32].Inheritable |= 1 << (c % 32)
+		}
+	}
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return fmt.Errorf("capset: %w", e)
+	}
+	return nil
+}
+
+func closeRangeCloexec(from uint) {
+	if err := unix.CloseRange(from, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return
+	}
+	// Pre-5.11 kernels: walk the fd table.
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= int(from) {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+func initFail(ctl int, msg string) {
+	sendMsg(ctl, append([]byte{msgSetupError}, msg...), nil)
+	os.Exit(exitSetup)
+}
+
+func initExecFail(ctl int, cmd string, err error) {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		errno = syscall.ENOENT
+	}
+	sendMsg(ctl, append([]byte{msgExecError}, fmt.Sprintf("%d\x00%s", int(errno), cmd)...), nil)
+	os.Exit(exitSetup)
+}
+
+func sendMsg(ctl int, msg []byte, fds []int) error {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(ctl, msg, oob, nil, 0)
+}
+
+func errnoText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		s := errno.Error()
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return err.Error()
+}
+
+func getEnv(env []string, k string) string {
+	v, _ := lookupEnv(env, k)
+	return v
+}
+
+func lookupEnv(env []string, k string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if strings.HasPrefix(env[i], k+"=") {
+			return env[i][len(k)+1:], true
+		}
+	}
+	return "", false
+}
+
+func setEnv(env []string, k, v string) []string {
+	out := env[:0:0]
+	for _, e := range env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, k+"="+v)
+}
+
+var _ = io.EOF

@@ -1,0 +1,126 @@
+package mountns
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// devNodes are bound from the host's /dev into the sandbox's /dev. mknod
+// is impossible inside a user namespace, so each node is an empty file
+// with the host's device bound over it (bwrap §2.5).
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// dev builds a minimal /dev: a fresh tmpfs, the six device binds, the
+// stdio symlinks, an empty shm directory, and a private devpts instance
+// with ptmx pointing into it.
+func (b *builder) dev(op *policy.MountOp) error {
+	d, err := b.mkdirDest(op.Dest)
+	if err != nil {
+		return err
+	}
+	// nosuid but not nodev: the binds below are devices.
+	if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID, "mode=0755"); err != nil {
+		return mountErr("mount tmpfs for /dev", "tmpfs", op.Dest, err)
+	}
+	for _, n := range devNodes {
+		src := oldRoot + "/dev/" + n
+		dst := filepath.Join(d, n)
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o444)
+		if err != nil {
+			return mountErr("create device mount point", "", filepath.Join(op.Dest, n), err)
+		}
+		f.Close()
+		if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+			// /dev/tty is absent in some minimal containers; a missing
+			// host node is skipped like bwrap does for -try binds.
+			if errors.Is(err, unix.ENOENT) {
+				os.Remove(dst)
+				continue
+			}
+			return mountErr("bind device", "/dev/"+n, filepath.Join(op.Dest, n), err)
+		}
+		// The bind inherits nodev from nothing (binds ignore flags), but
+		// make it explicit: nosuid, devices allowed.
+		_ = b.setAttr(dst, unix.MOUNT_ATTR_NOSUID, false)
+	}
+	links := [][2]string{
+		{"/proc/self/fd/0", "stdin"},
+		{"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"},
+		{"/proc/self/fd", "fd"},
+		{"/proc/kcore", "core"},
+		{"pts/ptmx", "ptmx"},
+	}
+	for _, l := range links {
+		if err := os.Symlink(l[0], filepath.Join(d, l[1])); err != nil {
+			return mountErr("symlink in /dev", l[0], filepath.Join(op.Dest, l[1]), err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(d, "shm"), 0o1777); err != nil {
+		return mountErr("mkdir", "", filepath.Join(op.Dest, "shm"), err)
+	}
+	_ = os.Chmod(filepath.Join(d, "shm"), 0o1777)
+	pts := filepath.Join(d, "pts")
+	if err := os.Mkdir(pts, 0o755); err != nil {
+		return mountErr("mkdir", "", filepath.Join(op.Dest, "pts"), err)
+	}
+	// A new devpts instance: the sandbox's ptys are its own and cannot
+	// reach the host's terminals. No gid= option: the tty group is not
+	// mapped in our user namespace and the mount would fail.
+	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"); err != nil {
+		return mountErr("mount devpts", "devpts", filepath.Join(op.Dest, "pts"), err)
+	}
+	return nil
+}
+
+// proc mounts a fresh procfs for the new pid namespace. The kernel allows
+// that in a user namespace only while a fully visible procfs exists in the
+// same mount namespace (mount_too_revealing): the host's, still attached
+// at /oldroot/proc — which is why this must happen before the old root is
+// detached. When the host's /proc is itself masked (a container runtime
+// bound /dev/null over /proc/kcore, tmpfs over /proc/acpi, ...), the
+// kernel refuses with EPERM for everyone, root included; the op's
+// Fallback then decides.
+func (b *builder) proc(op *policy.MountOp) error {
+	d, err := b.mkdirDest(op.Dest)
+	if err != nil {
+		return err
+	}
+	err = unix.Mount("proc", d, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	if err == nil {
+		b.res.Proc = "fresh"
+		return nil
+	}
+	refused := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES)
+	if !refused || op.Fallback == policy.ProcFatal {
+		return &MountError{Op: "mount proc", Source: "proc", Dest: op.Dest, Err: err, Hint: procHint(err)}
+	}
+	b.res.ProcErr = err
+	switch op.Fallback {
+	case policy.ProcSkip:
+		b.logf("proc: fresh procfs refused (%v); continuing without it", err)
+		b.res.Proc = "none"
+		return nil
+	case policy.ProcBindHost:
+		b.logf("proc: fresh procfs refused (%v); binding the outer /proc", err)
+		if err := unix.Mount(oldRoot+"/proc", d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return mountErr("bind outer /proc (fallback)", "/proc", op.Dest, err)
+		}
+		_ = b.setAttr(d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true)
+		b.res.Proc = "host"
+		return nil
+	}
+	return mountErr("mount proc", "proc", op.Dest, err)
+}
+
+func procHint(err error) string {
+	if errors.Is(err, unix.EPERM) {
+		return "the host's /proc is probably masked (container runtime); use --no-proc, or run the container with unmasked /proc (docker: --security-opt systempaths=unconfined)"
+	}
+	return ""
+}
