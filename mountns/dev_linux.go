@@ -91,10 +91,24 @@ func (b *builder) proc(op *policy.MountOp) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Mount("proc", d, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	err = unix.Mount("proc", d, "proc", procFlags, "")
 	if err == nil {
 		b.res.Proc = "fresh"
 		return nil
+	}
+	if errors.Is(err, unix.EPERM) {
+		// The only fully visible procfs may be read-only and locked so
+		// (for instance inside bwrap, whose --ro-bind / / made the outer
+		// /proc read-only and whose own /proc has read-only binds over
+		// /proc/sys): the kernel then allows a new instance only if it
+		// is read-only too. A read-only fresh /proc still shows the
+		// sandbox's own pids, which is what matters.
+		if err2 := unix.Mount("proc", d, "proc", procFlags|unix.MS_RDONLY, ""); err2 == nil {
+			b.logf("proc: mounted read-only (a writable instance was refused: %v)", err)
+			b.res.Proc = "fresh-ro"
+			return nil
+		}
 	}
 	refused := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES)
 	if !refused || op.Fallback == policy.ProcFatal {

@@ -98,6 +98,12 @@ type MountOp struct {
 	Data []byte `json:"data,omitempty"`
 	// Fallback applies to OpProc only.
 	Fallback ProcFallback `json:"fallback,omitempty"`
+	// FD, on a bind or ro-bind op, is the zbox fd whose target is bound
+	// (bwrap --bind-fd/--ro-bind-fd); Source is then "/proc/self/fd/N".
+	// After mounting, the engine must check that the mount has the fd's
+	// st_dev/st_ino (bwrap: "Race condition binding dirfd") and close the
+	// fd so the target does not inherit it.
+	FD *int `json:"fd,omitempty"`
 }
 
 // SeccompMode selects the network part of the seccomp filter.
@@ -202,8 +208,10 @@ type Plan struct {
 	// inside the sandbox. Argv0, when set, replaces argv[0] only.
 	Command []string `json:"command"`
 	Argv0   string   `json:"argv0,omitempty"`
-	// Env is the target's environment; nil means inherit zbox's.
-	Env []string `json:"env,omitempty"`
+	// Env is the target's environment; nil means inherit zbox's. No
+	// omitempty: an empty, non-nil Env (bwrap --clearenv) must survive the
+	// JSON trip to the init as [] rather than turn into "inherit all".
+	Env []string `json:"env"`
 
 	// DisableUserns stops the target from creating user namespaces
 	// (bwrap --disable-userns); AssertUsernsDisabled only checks that it

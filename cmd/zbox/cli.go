@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -12,6 +15,9 @@ import (
 // runCLI is a placeholder grammar until the kong CLI lands: zbox [--debug]
 // [--no-proc] [--allow-net] -- CMD...
 func runCLI(args []string) int {
+	if len(args) >= 1 && args[0] == "exec-plan" {
+		return runExecPlan(args[1:])
+	}
 	var debug, noProc, net bool
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		a := args[0]
@@ -79,4 +85,47 @@ func reportError(prog string, err error) int {
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", prog, err)
 	return exitSetup
+}
+
+// runExecPlan runs a plan given as JSON (a file, or - for stdin): zbox
+// exec-plan [--debug] FILE. It is the engine's test and debugging entry
+// point: e2e tests drive the native engine with plans they build
+// themselves, independent of any front-end.
+func runExecPlan(args []string) int {
+	debug := false
+	if len(args) > 0 && args[0] == "--debug" {
+		debug = true
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "zbox: usage: zbox exec-plan [--debug] FILE|-")
+		return exitUsage
+	}
+	var data []byte
+	var err error
+	if args[0] == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "zbox: read plan: %v\n", err)
+		return exitUsage
+	}
+	var plan policy.Plan
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&plan); err != nil {
+		fmt.Fprintf(os.Stderr, "zbox: parse plan %s: %v\n", args[0], err)
+		return exitUsage
+	}
+	var logf func(string, ...any)
+	if debug {
+		logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "zbox: "+f+"\n", a...) }
+	}
+	res, err := runNative(&plan, nativeOptions{Debug: debug, Logf: logf})
+	if err != nil {
+		return reportError("zbox", err)
+	}
+	return res.Status
 }

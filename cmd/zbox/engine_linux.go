@@ -201,6 +201,15 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 		if plan.UID != nil {
 			inUID = *plan.UID
 		}
+		if uid == 0 && !hasCap(unix.CAP_SETFCAP) {
+			// Since Linux 5.12 (verify_root_map) writing a uid map whose
+			// lower range contains uid 0 needs CAP_SETFCAP in the parent
+			// namespace. A capability-less root — typically zbox running
+			// inside another root sandbox that dropped all capabilities —
+			// therefore cannot map itself at all. Say so instead of
+			// failing with a bare EPERM.
+			return nil, &SetupError{Msg: "create sandbox namespaces: running as uid 0 without CAP_SETFCAP (for example inside another sandbox that dropped all capabilities): the kernel refuses to map uid 0 into a new user namespace without it (hint: run the outer sandbox as a non-root user, or give this process CAP_SETFCAP)"}
+		}
 		if plan.GID != nil {
 			inGID = *plan.GID
 		}
@@ -347,4 +356,14 @@ func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions
 	var once sync.Once
 	_ = once
 	return newForwarder(l, dial, logf), nil
+}
+
+// hasCap reports whether the calling thread has capability c effective.
+func hasCap(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
 }

@@ -1,0 +1,193 @@
+// Package e2e runs the built zbox binary against the real kernel: user,
+// mount, pid and net namespaces, Landlock and seccomp. CI runs the suite
+// twice, as root and as an unprivileged user (see .ci/run); every test
+// that depends on who runs it says so in its name or skip reason.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// zboxBin is the binary under test: $ZBOX_BIN, or built once by TestMain.
+var zboxBin string
+
+func TestMain(m *testing.M) {
+	code, err := setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	if code >= 0 {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func setup() (int, error) {
+	if b := os.Getenv("ZBOX_BIN"); b != "" {
+		zboxBin = b
+		return -1, nil
+	}
+	dir, err := os.MkdirTemp("", "zbox-e2e-bin-")
+	if err != nil {
+		return 0, err
+	}
+	// World-readable so that sandboxes of any uid can run it.
+	os.Chmod(dir, 0o755)
+	zboxBin = filepath.Join(dir, "zbox")
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(self))
+	cmd := exec.Command("go", "build", "-o", zboxBin, "./cmd/zbox")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return -1, nil
+}
+
+// result is what a run of zbox showed.
+type result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit=%d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
+// runCmd runs a command with a deadline and returns what it showed.
+func runCmd(t testing.TB, stdin string, name string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	r := result{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			r.Code = 128 + int(ws.Signal())
+		} else {
+			r.Code = ws.ExitStatus()
+		}
+	default:
+		t.Fatalf("run %s %v: %v", name, args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("run %s %v: timed out\n%s", name, args, r)
+	}
+	return r
+}
+
+// zbox runs the binary under test.
+func zbox(t testing.TB, args ...string) result {
+	t.Helper()
+	return runCmd(t, "", zboxBin, args...)
+}
+
+// runPlan runs plan through the engine's test entry point.
+func runPlan(t testing.TB, plan *policy.Plan) result {
+	t.Helper()
+	data, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return runCmd(t, "", zboxBin, "exec-plan", f)
+}
+
+// basePlan is the engine's usual sandbox: read-only root, fresh /dev and
+// /proc, isolated network, no capabilities, the command run by sh -c.
+func basePlan(script string, extra ...policy.MountOp) *policy.Plan {
+	mounts := []policy.MountOp{
+		{Kind: policy.OpROBind, Source: "/", Dest: "/"},
+		{Kind: policy.OpDev, Dest: "/dev"},
+	}
+	mounts = append(mounts, extra...)
+	mounts = append(mounts, policy.MountOp{Kind: policy.OpProc, Dest: "/proc"})
+	return &policy.Plan{
+		Namespaces: policy.Namespaces{User: true, Mount: true, PID: true, Net: true, IPC: true, UTS: true},
+		Mounts:     mounts,
+		Network:    policy.NetworkSpec{Mode: policy.NetIsolated},
+		Filter:     policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted},
+		NewSession: true, DieWithParent: true,
+		Command: []string{"/bin/sh", "-c", script},
+	}
+}
+
+func isRoot() bool { return os.Getuid() == 0 }
+
+// who names the identity the suite runs as, for messages.
+func who() string {
+	if isRoot() {
+		return "root"
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
+}
+
+// hostDir makes a directory on the host that every uid can use, for
+// sandboxes to read or write.
+func hostDir(t testing.TB) string {
+	t.Helper()
+	d := t.TempDir()
+	return d
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustContain(t testing.TB, r result, want string) {
+	t.Helper()
+	if !strings.Contains(r.Stdout+r.Stderr, want) {
+		t.Fatalf("output lacks %q\n%s", want, r)
+	}
+}
+
+func mustExit(t testing.TB, r result, code int) {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("exit status %d, want %d (as %s)\n%s", r.Code, code, who(), r)
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

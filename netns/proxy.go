@@ -1,0 +1,587 @@
+package netns
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	// maxHandshakeBytes bounds what a client may send before its
+	// destination is known (request line plus headers, or the SOCKS
+	// greeting and request), as net/http's DefaultMaxHeaderBytes does.
+	maxHandshakeBytes = 1 << 20
+	defaultHandshake  = 30 * time.Second
+	defaultDial       = 30 * time.Second
+)
+
+// Proxy is zbox's built-in allow-list proxy. One port speaks both SOCKS5
+// and HTTP: the first byte decides (0x05 is a SOCKS5 greeting, anything
+// else is read as HTTP). Every destination is checked against the
+// [Rules] before anything is resolved or dialled, and names are resolved
+// here, on the host side, so the sandbox needs no DNS.
+//
+// Beyond the rules, a destination is refused if it is not a public
+// address (loopback, RFC 1918, link-local incl. cloud metadata, CGNAT,
+// multicast, ...) unless an IP rule names that exact address or
+// AllowNonPublic is set. For names, non-public results are dropped and
+// only the remaining addresses are dialled — the very addresses that
+// were checked, so a second DNS answer cannot swap them (DNS rebinding).
+//
+// The exported fields may be changed before the first ServeConn only.
+type Proxy struct {
+	// Resolve looks up a host name (never an IP literal). Default:
+	// net.DefaultResolver.LookupNetIP(ctx, "ip", host).
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Dial connects to an address that passed every check; address is
+	// always a numeric "ip:port". Default: a net.Dialer with DialTimeout.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// AllowNonPublic lets allowed names and IPs reach non-public
+	// addresses without an explicit IP rule.
+	AllowNonPublic bool
+	// HandshakeTimeout bounds the time until the destination is known.
+	// Default 30s.
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds resolution plus connection. Default 30s.
+	DialTimeout time.Duration
+
+	rules Rules
+	logf  func(string, ...any)
+}
+
+// NewProxy returns a proxy enforcing r. logf (may be nil) receives one
+// line per refused or failed connection.
+func NewProxy(r Rules, logf func(string, ...any)) *Proxy {
+	return &Proxy{rules: r, logf: logf}
+}
+
+func (p *Proxy) log(format string, args ...any) {
+	if p.logf != nil {
+		p.logf(format, args...)
+	}
+}
+
+// handshakeReader caps the bytes read before the destination is known;
+// lifting the cap (unlimited) turns it into a plain pass-through.
+type handshakeReader struct {
+	r         io.Reader
+	n         int64
+	unlimited bool
+}
+
+var errHandshakeTooLarge = errors.New("proxy request header too large")
+
+func (h *handshakeReader) Read(b []byte) (int, error) {
+	if h.unlimited {
+		return h.r.Read(b)
+	}
+	if h.n <= 0 {
+		return 0, errHandshakeTooLarge
+	}
+	if int64(len(b)) > h.n {
+		b = b[:h.n]
+	}
+	n, err := h.r.Read(b)
+	h.n -= int64(n)
+	return n, err
+}
+
+// bufferedConn is a client connection whose first bytes may still sit in
+// the handshake's bufio.Reader.
+type bufferedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *bufferedConn) CloseWrite() error {
+	if cw, ok := b.Conn.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// session is one client connection being served.
+type session struct {
+	p  *Proxy
+	c  net.Conn
+	br *bufio.Reader
+	hr *handshakeReader
+}
+
+// tunnelConn returns the client side for splicing, keeping any bytes the
+// client pipelined after its request, and lifts the handshake limits.
+func (s *session) tunnelConn() net.Conn {
+	s.hr.unlimited = true
+	_ = s.c.SetDeadline(time.Time{})
+	if s.br.Buffered() == 0 {
+		// Bytes still in flight go through the bare conn; this keeps the
+		// kernel splice(2) fast path of *net.TCPConn.
+		return s.c
+	}
+	return &bufferedConn{Conn: s.c, r: s.br}
+}
+
+// ServeConn serves one client connection and closes it. It returns when
+// the client is done, on a protocol error, or promptly after ctx is
+// cancelled.
+func (p *Proxy) ServeConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	hs := p.HandshakeTimeout
+	if hs <= 0 {
+		hs = defaultHandshake
+	}
+	_ = c.SetDeadline(time.Now().Add(hs))
+	hr := &handshakeReader{r: c, n: maxHandshakeBytes}
+	s := &session{p: p, c: c, br: bufio.NewReaderSize(hr, 4096), hr: hr}
+	first, err := s.br.Peek(1)
+	if err != nil {
+		return
+	}
+	switch first[0] {
+	case 0x05:
+		s.serveSOCKS5(ctx)
+	case 0x04:
+		// SOCKS4 cannot carry host names (4a can, but nothing needs it):
+		// refuse with "request rejected or failed".
+		_, _ = c.Write([]byte{0x00, 0x5b, 0, 0, 0, 0, 0, 0})
+		p.log("zbox proxy: refused a SOCKS4 client; use socks5h:// or http://")
+	default:
+		s.serveHTTP(ctx)
+	}
+}
+
+// denial is a refusal by policy (as opposed to a failure to connect).
+type denial struct{ reason string }
+
+// connect applies the rules and the public-address check, resolves, and
+// dials. Exactly one of conn, deny, err is non-nil.
+func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *denial, error) {
+	v := p.rules.decide(host, port)
+	if !v.allowed {
+		return nil, &denial{v.rule}, nil
+	}
+	t, _ := normaliseTarget(host) // valid: decide accepted it
+
+	dt := p.DialTimeout
+	if dt <= 0 {
+		dt = defaultDial
+	}
+	ctx, cancel := context.WithTimeout(ctx, dt)
+	defer cancel()
+
+	var addrs []netip.Addr
+	if t.ip.IsValid() {
+		if !p.AllowNonPublic && !v.explicitIP && !isPublicAddr(t.ip) {
+			return nil, &denial{fmt.Sprintf("%s is not a public address; allow it with an IP rule naming it", t.ip)}, nil
+		}
+		addrs = []netip.Addr{t.ip}
+	} else {
+		resolve := p.Resolve
+		if resolve == nil {
+			resolve = func(ctx context.Context, h string) ([]netip.Addr, error) {
+				return net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+			}
+		}
+		res, err := resolve(ctx, t.host)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot resolve %s: %w", t.host, err)
+		}
+		var dropped []string
+		for _, a := range res {
+			a = a.Unmap()
+			if !a.IsValid() || a.Zone() != "" {
+				continue
+			}
+			if p.rules.deniesIP(a, port) {
+				dropped = append(dropped, a.String())
+				continue
+			}
+			if p.AllowNonPublic || isPublicAddr(a) || p.rules.decide(a.String(), port).explicitIP {
+				addrs = append(addrs, a)
+				continue
+			}
+			dropped = append(dropped, a.String())
+		}
+		if len(addrs) == 0 {
+			if len(dropped) > 0 {
+				return nil, &denial{fmt.Sprintf("%s resolves only to non-public or denied addresses (%s)", t.host, strings.Join(dropped, ", "))}, nil
+			}
+			return nil, nil, fmt.Errorf("cannot resolve %s: no addresses", t.host)
+		}
+	}
+
+	dial := p.Dial
+	if dial == nil {
+		d := &net.Dialer{}
+		dial = d.DialContext
+	}
+	var lastErr error
+	for _, a := range addrs {
+		conn, err := dial(ctx, "tcp", netip.AddrPortFrom(a, uint16(port)).String())
+		if err == nil {
+			return conn, nil, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+// deniesIP reports whether a deny rule names address a (for a name that
+// resolved to it).
+func (r Rules) deniesIP(a netip.Addr, port int) bool {
+	t := target{host: a.String(), ip: a}
+	for _, ru := range r.deny {
+		if ru.kind == ruleIP && ru.matches(t, port) {
+			return true
+		}
+	}
+	return false
+}
+
+var nonPublicPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"), // CGNAT
+	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking; fake-IP DNS pools
+	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, broadcast
+	netip.MustParsePrefix("100::/64"),      // discard-only
+	netip.MustParsePrefix("fec0::/10"),     // deprecated site-local
+}
+
+var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+
+// isPublicAddr reports whether a is a globally routable unicast address,
+// i.e. not something on the host or its local networks.
+func isPublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() ||
+		a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() || a.IsMulticast() {
+		return false
+	}
+	for _, p := range nonPublicPrefixes {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	if nat64Prefix.Contains(a) {
+		// NAT64 embeds an IPv4 address; judge that one.
+		b := a.As16()
+		return isPublicAddr(netip.AddrFrom4([4]byte(b[12:16])))
+	}
+	return true
+}
+
+// displayTarget renders host:port for messages; a malformed host is
+// quoted so that control characters cannot forge log lines.
+func displayTarget(host string, port int) string {
+	if t, ok := normaliseTarget(host); ok {
+		return net.JoinHostPort(t.host, strconv.Itoa(port))
+	}
+	return strconv.Quote(host) + ":" + strconv.Itoa(port)
+}
+
+// --- SOCKS5 (RFC 1928), no authentication, CONNECT only ---
+
+const (
+	socksOK             = 0x00
+	socksGeneralFailure = 0x01
+	socksNotAllowed     = 0x02 // "connection not allowed by ruleset"
+	socksNetUnreachable = 0x03
+	socksHostUnreach    = 0x04
+	socksConnRefused    = 0x05
+	socksCmdUnsupported = 0x07
+	socksAddrUnsupp     = 0x08
+)
+
+func (s *session) socksReply(code byte) {
+	// The bound address is always reported as 0.0.0.0:0: the host's
+	// real local address is none of the sandbox's business.
+	_, _ = s.c.Write([]byte{0x05, code, 0x00, 0x01, 0, 0, 0, 0, 0, 0})
+}
+
+func (s *session) serveSOCKS5(ctx context.Context) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(s.br, hdr[:]); err != nil {
+		return
+	}
+	methods := make([]byte, hdr[1])
+	if _, err := io.ReadFull(s.br, methods); err != nil {
+		return
+	}
+	noAuth := false
+	for _, m := range methods {
+		noAuth = noAuth || m == 0x00
+	}
+	if !noAuth {
+		_, _ = s.c.Write([]byte{0x05, 0xff}) // no acceptable methods
+		s.p.log("zbox proxy: SOCKS5 client does not offer the no-authentication method")
+		return
+	}
+	if _, err := s.c.Write([]byte{0x05, 0x00}); err != nil {
+		return
+	}
+
+	var req [4]byte // VER CMD RSV ATYP
+	if _, err := io.ReadFull(s.br, req[:]); err != nil {
+		return
+	}
+	if req[0] != 0x05 {
+		s.socksReply(socksGeneralFailure)
+		return
+	}
+	var host string
+	switch req[3] {
+	case 0x01:
+		var b [4]byte
+		if _, err := io.ReadFull(s.br, b[:]); err != nil {
+			return
+		}
+		host = netip.AddrFrom4(b).String()
+	case 0x03:
+		n, err := s.br.ReadByte()
+		if err != nil {
+			return
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(s.br, b); err != nil {
+			return
+		}
+		host = string(b)
+	case 0x04:
+		var b [16]byte
+		if _, err := io.ReadFull(s.br, b[:]); err != nil {
+			return
+		}
+		host = netip.AddrFrom16(b).String()
+	default:
+		s.socksReply(socksAddrUnsupp)
+		return
+	}
+	var pb [2]byte
+	if _, err := io.ReadFull(s.br, pb[:]); err != nil {
+		return
+	}
+	port := int(pb[0])<<8 | int(pb[1])
+	if req[1] != 0x01 {
+		// BIND and UDP ASSOCIATE would open paths the rules cannot see.
+		s.socksReply(socksCmdUnsupported)
+		return
+	}
+
+	up, deny, err := s.p.connect(ctx, host, port)
+	switch {
+	case deny != nil:
+		s.p.log("zbox proxy: SOCKS5 connection to %s denied by allow-list (%s)", displayTarget(host, port), deny.reason)
+		s.socksReply(socksNotAllowed)
+		return
+	case err != nil:
+		s.p.log("zbox proxy: SOCKS5 connection to %s failed: %v", displayTarget(host, port), err)
+		s.socksReply(socksErrCode(err))
+		return
+	}
+	s.socksReply(socksOK)
+	Splice(ctx, s.tunnelConn(), up)
+}
+
+func socksErrCode(err error) byte {
+	var dnsErr *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dnsErr):
+		return socksHostUnreach
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return socksConnRefused
+	case errors.Is(err, syscall.ENETUNREACH):
+		return socksNetUnreachable
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return socksHostUnreach
+	case errors.As(err, &ne) && ne.Timeout():
+		return socksHostUnreach
+	}
+	return socksGeneralFailure
+}
+
+// --- HTTP: CONNECT and absolute-form forwarding ---
+
+// hopByHop are the headers that describe one connection, not the message
+// (RFC 9110 §7.6.1), plus the proxy's own credentials.
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func removeHopByHop(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				h.Del(tok)
+			}
+		}
+	}
+	for _, k := range hopByHop {
+		h.Del(k)
+	}
+}
+
+func writeHTTPError(w io.Writer, code int, proxyErr, msg string) {
+	body := msg + "\n"
+	_, _ = fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\nX-Proxy-Error: %s\r\n\r\n%s",
+		code, http.StatusText(code), len(body), proxyErr, body)
+}
+
+// refuse answers a denied or failed HTTP request.
+func (s *session) refuse(method, host string, port int, deny *denial, err error) {
+	dest := displayTarget(host, port)
+	if deny != nil {
+		msg := fmt.Sprintf("zbox: connection to %s denied by allow-list (%s)", dest, deny.reason)
+		s.p.log("zbox proxy: %s %s", method, msg)
+		writeHTTPError(s.c, http.StatusForbidden, "blocked-by-allowlist", msg)
+		return
+	}
+	code := http.StatusBadGateway
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		code = http.StatusGatewayTimeout
+	}
+	msg := fmt.Sprintf("zbox: cannot connect to %s: %v", dest, err)
+	s.p.log("zbox proxy: %s %s", method, msg)
+	writeHTTPError(s.c, code, "upstream-unreachable", msg)
+}
+
+func (s *session) serveHTTP(ctx context.Context) {
+	req, err := http.ReadRequest(s.br)
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: malformed request")
+		}
+		return
+	}
+	if req.Method == http.MethodConnect {
+		s.serveConnect(ctx, req)
+		return
+	}
+	s.serveForward(ctx, req)
+}
+
+func parsePort(p string) (int, bool) {
+	if p == "" || len(p) > 5 || strings.TrimLeft(p, "0123456789") != "" {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(p)
+	return n, n >= 1 && n <= 65535
+}
+
+func (s *session) serveConnect(ctx context.Context, req *http.Request) {
+	host, portStr, err := net.SplitHostPort(req.URL.Host)
+	port, ok := parsePort(portStr)
+	if err != nil || !ok || host == "" {
+		writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: CONNECT needs a host:port target")
+		return
+	}
+	up, deny, err := s.p.connect(ctx, host, port)
+	if deny != nil || err != nil {
+		s.refuse("CONNECT", host, port, deny, err)
+		return
+	}
+	if _, err := io.WriteString(s.c, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
+		up.Close()
+		return
+	}
+	Splice(ctx, s.tunnelConn(), up)
+}
+
+// serveForward forwards one absolute-form request (GET http://host/...)
+// and closes the connection after the response: no keep-alive, which is
+// always correct and keeps every request on a checked destination.
+func (s *session) serveForward(ctx context.Context, req *http.Request) {
+	if req.URL.Host == "" {
+		writeHTTPError(s.c, http.StatusBadRequest, "bad-request",
+			"zbox proxy: expected an absolute-form request (GET http://host/path) or CONNECT host:port")
+		return
+	}
+	if req.URL.Scheme != "http" {
+		writeHTTPError(s.c, http.StatusBadRequest, "bad-request",
+			"zbox proxy: only http:// URLs are forwarded; use CONNECT for https and other protocols")
+		return
+	}
+	host := req.URL.Hostname()
+	port := 80
+	if ps := req.URL.Port(); ps != "" {
+		var ok bool
+		if port, ok = parsePort(ps); !ok {
+			writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: invalid port in request URL")
+			return
+		}
+	}
+	up, deny, err := s.p.connect(ctx, host, port)
+	if deny != nil || err != nil {
+		s.refuse(req.Method, host, port, deny, err)
+		return
+	}
+	defer up.Close()
+	stop := context.AfterFunc(ctx, func() { up.Close() })
+	defer stop()
+
+	removeHopByHop(req.Header)
+	// Answer "Expect: 100-continue" ourselves: the upstream's interim
+	// response would otherwise have to be relayed while the body is
+	// still being sent.
+	expect := req.Header.Get("Expect")
+	req.Header.Del("Expect")
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // stop net/http adding its own
+	}
+	req.URL.User = nil
+	req.Host = req.URL.Host // the Host header names the checked destination
+	req.Close = true
+	client := s.tunnelConn()
+	if strings.EqualFold(expect, "100-continue") {
+		if _, err := io.WriteString(s.c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return
+		}
+	}
+	if err := req.Write(up); err != nil {
+		writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: sending the request to %s failed: %v", displayTarget(host, port), err))
+		return
+	}
+	ubr := bufio.NewReader(up)
+	var resp *http.Response
+	for interim := 0; ; interim++ {
+		if interim > 16 {
+			writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: %s sent too many interim responses", displayTarget(host, port)))
+			return
+		}
+		resp, err = http.ReadResponse(ubr, req)
+		if err != nil {
+			writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: bad response from %s: %v", displayTarget(host, port), err))
+			return
+		}
+		// Interim 1xx responses (103 Early Hints, ...) are dropped: the
+		// client gets the final response, which is always sufficient.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		resp.Body.Close()
+	}
+	defer resp.Body.Close()
+	removeHopByHop(resp.Header)
+	resp.Close = true
+	_ = resp.Write(client)
+}

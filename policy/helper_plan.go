@@ -1,0 +1,584 @@
+package policy
+
+// The Codex helper front-end: resolved helper policies -> Plan.
+//
+// This is create_bwrap_command_args / create_filesystem_args /
+// create_bwrap_flags of the Codex Linux sandbox helper (spec
+// codex-helper.md §2.2, §3.1-§3.6, §5.1, §5.3), producing zbox's
+// engine-neutral Plan instead of a bwrap argv. The mount ops come out in
+// exactly the helper's order, so that BwrapArgs(HelperPlan(...)) is the
+// helper's own bwrap argv; policy/testdata/golden pins that against the
+// real codex-linux-sandbox 0.125.0.
+//
+// Reference behaviour is the real 0.125 helper, not the v0.117 prose where
+// the two differ (see policy/testdata/golden/README.md):
+//   - a deny-read or protected read-only path that crosses a symlink
+//     inside a writable root fails closed (v0.122+) with
+//     "cannot enforce sandbox ... path P because it crosses writable
+//     symlink S"; HelperInput.LegacySymlinkMask restores v0.117's
+//     "/dev/null over the symlink";
+//   - each file mask is its own ro-bind-data op: the engine must give each
+//     one a fresh /dev/null fd (the v0.117-0.125 fd-reuse bug is NOT
+//     reproduced; BwrapArgs asks for one fd per op).
+//
+// Zerobox deviations (spec §3.9) that change the argv are adopted only
+// under HelperInput.Hardened: "--remount-ro /" after /proc for a tmpfs
+// root, and pruning readable roots nested in another readable root.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// HelperInput is what the Codex helper front-end knows after parsing its
+// command line.
+type HelperInput struct {
+	Policies ResolvedPolicies
+	// PolicyCwd is --sandbox-policy-cwd; CommandCwd is --command-cwd
+	// ("" means the policy cwd).
+	PolicyCwd, CommandCwd string
+	// NoProc is --no-proc: no fresh /proc is mounted.
+	NoProc bool
+	// ProxyMode is --allow-network-for-proxy: network mode ProxyOnly,
+	// whatever the network policy says (spec §5.1).
+	ProxyMode bool
+	Command   []string
+	// Hardened is zbox's native engine: additionally unshare IPC and UTS,
+	// deny process_vm_readv/writev, Landlock scoping, and the zerobox
+	// tmpfs-root hardenings. Never set for helper compatibility (goldens).
+	Hardened bool
+	// LegacySymlinkMask selects v0.117 behaviour for a deny-read or
+	// protected path that crosses a symlink inside a writable root: bind
+	// /dev/null over the symlink instead of failing (v0.122+, the
+	// default).
+	LegacySymlinkMask bool
+}
+
+// WritableSymlinkError is the fail-closed error of helper v0.122+ for a
+// deny-read or read-only path that crosses a symlink which the sandboxed
+// process could re-point (it lies inside a writable root). The helper
+// panics with "error building bubblewrap command: Fatal(\"<Error()>\")".
+type WritableSymlinkError struct {
+	// Kind is "deny-read" or "read-only".
+	Kind    string
+	Path    string
+	Symlink string
+}
+
+func (e *WritableSymlinkError) Error() string {
+	return fmt.Sprintf("cannot enforce sandbox %s path %s because it crosses writable symlink %s", e.Kind, e.Path, e.Symlink)
+}
+
+// HelperPlan builds the sandbox plan of the Codex helper for in.
+//
+// A Plan with no namespaces and no mounts is the helper's full-disk-write
+// shortcut (spec §2.2 step 6: danger-full-access and external-sandbox
+// outside proxy mode): the engine must exec the command directly, with
+// only the seccomp filter (Restricted when the network is restricted,
+// none at all otherwise), no new session and no parent-death signal.
+func HelperPlan(fsys FS, in HelperInput) (*Plan, error) {
+	if len(in.Command) == 0 {
+		// The helper's own wording (spec §2.2 step 1).
+		return nil, errors.New("No command specified to execute.")
+	}
+	if in.PolicyCwd == "" {
+		return nil, errors.New("helper plan: empty sandbox policy cwd; pass --sandbox-policy-cwd")
+	}
+	fsPol := in.Policies.FS
+	netEnabled := in.Policies.Net.IsEnabled()
+
+	p := &Plan{Command: slices.Clone(in.Command)}
+
+	// Full-disk-write shortcut: no bwrap, no namespaces (spec §2.2 step 6).
+	// The helper then installs seccomp only for a restricted network.
+	// Capabilities are still dropped (Caps{}): zbox never hands a sandbox
+	// target capabilities; non-root callers have none anyway.
+	if fsPol.HasFullDiskWriteAccess() && !in.ProxyMode {
+		p.Network = NetworkSpec{Mode: NetFull}
+		if !netEnabled {
+			p.Filter = FilterSpec{Enabled: true, Network: SeccompRestricted}
+		}
+		return p, nil
+	}
+
+	mode := NetIsolated
+	switch {
+	case in.ProxyMode:
+		mode = NetProxyOnly // takes precedence over "enabled" (spec §5.1)
+	case netEnabled:
+		mode = NetFull
+	}
+	p.Network = NetworkSpec{Mode: mode}
+	// --unshare-user always: root in a container without CAP_SYS_ADMIN can
+	// only create the other namespaces from inside a fresh user namespace
+	// (#13624). --unshare-pid always; --unshare-net unless FullAccess.
+	p.Namespaces = Namespaces{
+		User: true, Mount: true, PID: true,
+		Net: mode != NetFull,
+		IPC: in.Hardened, UTS: in.Hardened,
+	}
+	// setsid defeats TIOCSTI injection into the caller's terminal;
+	// PDEATHSIG=SIGKILL stops an orphaned sandbox outliving its caller.
+	p.NewSession = true
+	p.DieWithParent = true
+
+	p.Filter = FilterSpec{Enabled: true, DenyProcessVM: in.Hardened}
+	switch mode {
+	case NetProxyOnly:
+		p.Filter.Network = SeccompProxyRouted
+	case NetIsolated:
+		p.Filter.Network = SeccompRestricted
+	default:
+		p.Filter.Network = SeccompNone
+	}
+	if in.Hardened {
+		p.Landlock = &LandlockSpec{Scope: true}
+	}
+
+	proc := MountOp{Kind: OpProc, Dest: "/proc", Fallback: ProcSkip}
+	if fsPol.HasFullDiskWriteAccess() {
+		// Spec §3.1 case 1 (proxy mode only): a writable host root, and
+		// never a --chdir.
+		p.Mounts = []MountOp{{Kind: OpBind, Source: "/", Dest: "/"}}
+		if !in.NoProc {
+			p.Mounts = append(p.Mounts, proc)
+		}
+		return p, nil
+	}
+
+	b := &fsBuilder{fsys: fsys, legacySymlinks: in.LegacySymlinkMask, hardened: in.Hardened}
+	if err := b.build(fsPol, in.PolicyCwd); err != nil {
+		return nil, err
+	}
+	p.Mounts = b.ops
+	if !in.NoProc {
+		p.Mounts = append(p.Mounts, proc)
+	}
+	if in.Hardened && b.usedTmpfsRoot {
+		// Zerobox's deny-default-write: make the throwaway tmpfs root
+		// read-only, after every mount point in it has been created, so
+		// the target cannot silently create files at /foo.
+		p.Mounts = append(p.Mounts, MountOp{Kind: OpRemountRO, Dest: "/"})
+	}
+
+	chdir, err := helperChdir(fsys, in)
+	if err != nil {
+		return nil, err
+	}
+	p.Chdir = chdir
+	return p, nil
+}
+
+// helperChdir is the helper's --chdir rule (spec §3.1): the canonical
+// command cwd, only when it differs from the command cwd as given (a
+// symlinked cwd alias is not mounted inside, only its canonical root is).
+// The comparison is Rust's Path equality: component-wise, so a trailing
+// slash, "//" or an inner "." do not count, while ".." does. A cwd that
+// cannot be canonicalised gives no --chdir.
+func helperChdir(fsys FS, in HelperInput) (string, error) {
+	cwd := in.CommandCwd
+	if cwd == "" {
+		cwd = in.PolicyCwd
+	}
+	abs := cwd
+	if !filepath.IsAbs(abs) {
+		// canonicalize() resolves a relative path against the process cwd.
+		a, err := filepath.Abs(abs)
+		if err != nil {
+			return "", nil
+		}
+		abs = a
+	}
+	canon, err := fsys.EvalSymlinks(abs)
+	if err != nil || !filepath.IsAbs(canon) {
+		return "", nil
+	}
+	if rustPathEqual(canon, cwd) {
+		return "", nil
+	}
+	return canon, nil
+}
+
+// rustPathEqual compares paths the way Rust's Path == does.
+func rustPathEqual(a, b string) bool { return slices.Equal(rustComponents(a), rustComponents(b)) }
+
+func rustComponents(p string) []string {
+	var out []string
+	abs := strings.HasPrefix(p, "/")
+	if abs {
+		out = append(out, "/")
+	}
+	for i, c := range strings.Split(p, "/") {
+		// "." is dropped except as the very first component of a
+		// relative path (Component::CurDir).
+		if c == "" || (c == "." && (abs || i != 0)) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// fsBuilder is create_filesystem_args (spec §3.3).
+type fsBuilder struct {
+	fsys           FS
+	legacySymlinks bool
+	hardened       bool
+
+	writable      []WritableRoot // existing writable roots, policy order
+	writablePaths []string
+	ops           []MountOp
+	usedTmpfsRoot bool
+}
+
+func (b *fsBuilder) add(op MountOp) { b.ops = append(b.ops, op) }
+
+// devNullOver makes p an empty, read-only file: for a symlink, it stops
+// the target from re-pointing it (the mount point cannot be unlinked or
+// renamed: EBUSY); for a missing component, it stops the target from
+// creating it.
+func (b *fsBuilder) devNullOver(p string) {
+	b.add(MountOp{Kind: OpROBind, Source: "/dev/null", Dest: p})
+}
+
+func (b *fsBuilder) exists(p string) bool {
+	_, err := b.fsys.Stat(p)
+	return err == nil
+}
+
+func (b *fsBuilder) isDir(p string) bool {
+	st, err := b.fsys.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func (b *fsBuilder) build(pol FileSystemPolicy, cwd string) error {
+	// 1. Writable roots; missing ones are dropped silently (#14890): bwrap
+	// would fail on them and older helpers refused to start.
+	for _, w := range pol.WritableRootsWithCwd(b.fsys, cwd) {
+		if b.exists(w.Root) {
+			b.writable = append(b.writable, w)
+			b.writablePaths = append(b.writablePaths, w.Root)
+		}
+	}
+	// 2. Unreadable roots.
+	unreadable := pol.UnreadableRootsWithCwd(b.fsys, cwd)
+
+	// 3. Base layer.
+	b.base(pol, cwd)
+
+	// 5. Deny masks on ancestors of writable roots come first, so that the
+	// writable roots below them are mounted on top of the mask.
+	var above, rest []string
+	for _, u := range unreadable {
+		if b.underWritable(u) {
+			continue
+		}
+		if slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathWithin(r, u) }) {
+			above = append(above, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	for _, u := range sortedByDepth(above) {
+		if err := b.denyMask(u); err != nil {
+			return err
+		}
+	}
+
+	// 6. Writable roots, shallow first, so a deeper root re-opens a
+	// read-only or denied parent and a deeper mask wins over its root.
+	roots := slices.Clone(b.writable)
+	slices.SortStableFunc(roots, func(x, y WritableRoot) int { return pathDepth(x.Root) - pathDepth(y.Root) })
+	for _, w := range roots {
+		// The deepest denied ancestor was replaced by an empty tmpfs:
+		// recreate the directories down to the mount point.
+		deepest := ""
+		for _, u := range unreadable {
+			if pathWithin(w.Root, u) && (deepest == "" || pathDepth(u) > pathDepth(deepest)) {
+				deepest = u
+			}
+		}
+		if deepest != "" {
+			b.dirChain(deepest, w.Root)
+		}
+		b.add(MountOp{Kind: OpBind, Source: w.Root, Dest: w.Root})
+
+		var subs []string
+		for _, s := range w.ReadOnlySubpaths {
+			if !slices.Contains(unreadable, s) {
+				subs = append(subs, s)
+			}
+		}
+		for _, s := range sortedByDepth(subs) {
+			if err := b.readOnlySubpath(s); err != nil {
+				return err
+			}
+		}
+		var denies []string
+		for _, u := range unreadable {
+			if pathWithin(u, w.Root) {
+				denies = append(denies, u)
+			}
+		}
+		for _, u := range sortedByDepth(denies) {
+			if err := b.denyMask(u); err != nil {
+				return err
+			}
+		}
+	}
+
+	// 7. Deny masks unrelated to any writable root.
+	for _, u := range sortedByDepth(rest) {
+		if err := b.denyMask(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// base emits the bottom layer: the host root read-only, or (restricted
+// reads) an empty tmpfs root with only the readable roots bound into it.
+func (b *fsBuilder) base(pol FileSystemPolicy, cwd string) {
+	if pol.HasFullDiskReadAccess() {
+		b.add(MountOp{Kind: OpROBind, Source: "/", Dest: "/"})
+		b.add(MountOp{Kind: OpDev, Dest: "/dev"})
+		return
+	}
+	set := slices.Clone(pol.ReadableRootsWithCwd(b.fsys, cwd))
+	if pol.IncludePlatformDefaults() {
+		for _, r := range PlatformDefaultReadRoots {
+			if b.exists(r) {
+				set = append(set, r)
+			}
+		}
+	}
+	// The helper keeps them in a BTreeSet<PathBuf>: sorted component by
+	// component (so "/a/b" < "/a-c"), duplicates dropped.
+	slices.SortFunc(set, comparePaths)
+	set = slices.Compact(set)
+	if slices.Contains(set, "/") {
+		// E.g. ":root = read" plus any deny entry: full reads after all.
+		b.add(MountOp{Kind: OpROBind, Source: "/", Dest: "/"})
+		b.add(MountOp{Kind: OpDev, Dest: "/dev"})
+		return
+	}
+	b.usedTmpfsRoot = true
+	b.add(MountOp{Kind: OpTmpfs, Dest: "/"})
+	b.add(MountOp{Kind: OpDev, Dest: "/dev"})
+	var kept []string
+	for _, r := range set {
+		if !b.exists(r) {
+			continue
+		}
+		if b.hardened && slices.ContainsFunc(kept, func(k string) bool { return pathWithin(r, k) }) {
+			// Zerobox's nested-root pruning: --ro-bind is recursive, and a
+			// nested symlinked root (/etc/os-release -> ../usr/lib/...)
+			// could otherwise point into a root not bound yet (ENOENT).
+			// In sorted order an ancestor always precedes its descendants.
+			continue
+		}
+		kept = append(kept, r)
+		b.add(MountOp{Kind: OpROBind, Source: r, Dest: r})
+	}
+}
+
+// dirChain emits --dir for every directory strictly below top down to
+// root (root's parent when root is not a directory: bwrap creates the
+// file mount point itself), shallow first.
+func (b *fsBuilder) dirChain(top, root string) {
+	target := root
+	if !b.isDir(root) {
+		target = filepath.Dir(root)
+	}
+	rel, ok := relWithin(target, top)
+	if !ok || rel == "" {
+		return
+	}
+	cur := top
+	for _, c := range strings.Split(rel, "/") {
+		cur = joinPath(cur, c)
+		b.add(MountOp{Kind: OpDir, Dest: cur})
+	}
+}
+
+func (b *fsBuilder) underWritable(p string) bool {
+	return slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathWithin(p, r) })
+}
+
+// writableSymlink walks p component by component (lstat, never following
+// the last one) and returns the first symlink that lies inside a writable
+// root: the target could replace it between planning and mounting, or
+// re-point it afterwards, so a mask placed through it proves nothing.
+func (b *fsBuilder) writableSymlink(p string) string {
+	for _, q := range pathPrefixes(p) {
+		fi, err := b.fsys.Lstat(q)
+		if err != nil {
+			// Missing or unreadable: no symlink here, and nothing below
+			// can be reached through this component either.
+			return ""
+		}
+		if fi.Mode()&os.ModeSymlink != 0 && b.underWritable(q) {
+			return q
+		}
+	}
+	return ""
+}
+
+// firstMissing returns the shallowest prefix of p that does not exist
+// (stat, following symlinks), or "" when p exists.
+func (b *fsBuilder) firstMissing(p string) string {
+	for _, q := range pathPrefixes(p) {
+		if !b.exists(q) {
+			return q
+		}
+	}
+	return ""
+}
+
+// symlinkCrossing handles a path that crosses a writable symlink: an
+// error (v0.122+) or, with LegacySymlinkMask, /dev/null over the symlink.
+func (b *fsBuilder) symlinkCrossing(kind, p, link string) error {
+	if !b.legacySymlinks {
+		return &WritableSymlinkError{Kind: kind, Path: p, Symlink: link}
+	}
+	b.devNullOver(link)
+	return nil
+}
+
+// denyMask is append_unreadable_root_args (spec §3.5).
+func (b *fsBuilder) denyMask(p string) error {
+	if link := b.writableSymlink(p); link != "" {
+		return b.symlinkCrossing("deny-read", p, link)
+	}
+	if m := b.firstMissing(p); m != "" {
+		// Nothing to hide; but inside a writable root the target could
+		// create it, so occupy the first missing component.
+		if b.underWritable(m) {
+			b.devNullOver(m)
+		}
+		return nil
+	}
+	if !b.isDir(p) {
+		// A file: an empty, mode-000 read-only copy over it. Each op gets
+		// its own data fd from the engine (bwrap consumes the fd).
+		b.add(MountOp{Kind: OpROBindData, Dest: p, Perms: Uint32(0o000)})
+		return nil
+	}
+	// A directory: an empty tmpfs over it. Mode 000 hides it entirely;
+	// 111 (search only) when writable roots below must stay reachable.
+	var inside []string
+	for _, r := range b.writablePaths {
+		if pathWithin(r, p) && r != p {
+			inside = append(inside, r)
+		}
+	}
+	mode := uint32(0o000)
+	if len(inside) > 0 {
+		mode = 0o111
+	}
+	b.add(MountOp{Kind: OpTmpfs, Dest: p, Perms: Uint32(mode)})
+	for _, r := range sortedByDepth(inside) {
+		b.dirChain(p, r)
+	}
+	// Read-only after the mount points exist: the target cannot plant
+	// files in the mask.
+	b.add(MountOp{Kind: OpRemountRO, Dest: p})
+	return nil
+}
+
+// readOnlySubpath is append_read_only_subpath_args (spec §3.6).
+func (b *fsBuilder) readOnlySubpath(s string) error {
+	if link := b.writableSymlink(s); link != "" {
+		return b.symlinkCrossing("read-only", s, link)
+	}
+	if m := b.firstMissing(s); m != "" {
+		if b.underWritable(m) {
+			b.devNullOver(m)
+		}
+		return nil
+	}
+	if b.underWritable(s) {
+		b.add(MountOp{Kind: OpROBind, Source: s, Dest: s})
+	}
+	return nil
+}
+
+// --- path helpers (clean absolute paths, whole components) ---
+
+// pathWithin is Rust's Path::starts_with: p equals root or lies below it.
+func pathWithin(p, root string) bool {
+	if root == "/" {
+		return strings.HasPrefix(p, "/")
+	}
+	return p == root || (strings.HasPrefix(p, root) && p[len(root)] == '/')
+}
+
+// relWithin returns p relative to root ("" when equal).
+func relWithin(p, root string) (string, bool) {
+	if !pathWithin(p, root) {
+		return "", false
+	}
+	if p == root {
+		return "", true
+	}
+	if root == "/" {
+		return p[1:], true
+	}
+	return p[len(root)+1:], true
+}
+
+func joinPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// pathDepth is the number of components, the root counting as one.
+func pathDepth(p string) int {
+	n := 1
+	for _, c := range strings.Split(p, "/") {
+		if c != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// pathPrefixes lists "/a", "/a/b", "/a/b/c" for "/a/b/c".
+func pathPrefixes(p string) []string {
+	var out []string
+	cur := "/"
+	for _, c := range strings.Split(p, "/") {
+		if c == "" {
+			continue
+		}
+		cur = joinPath(cur, c)
+		out = append(out, cur)
+	}
+	return out
+}
+
+// sortedByDepth is a stable sort by depth, shallow first (the helper's
+// sort_by_key on the component count).
+func sortedByDepth(ps []string) []string {
+	out := slices.Clone(ps)
+	slices.SortStableFunc(out, func(a, b string) int { return pathDepth(a) - pathDepth(b) })
+	return out
+}
+
+// comparePaths orders paths like Rust's PathBuf Ord: component by
+// component, each compared as bytes.
+func comparePaths(a, b string) int {
+	ca, cb := rustComponents(a), rustComponents(b)
+	for i := 0; i < len(ca) && i < len(cb); i++ {
+		if c := strings.Compare(ca[i], cb[i]); c != 0 {
+			return c
+		}
+	}
+	return len(ca) - len(cb)
+}
