@@ -15,9 +15,6 @@ type filterProgs []struct{}
 
 func buildFilter(policy.FilterSpec) (filterProgs, error) { return nil, nil }
 func installFilterOnThread(filterProgs) error            { return nil }
-func restrictLandlockThread(policy.LandlockSpec) (string, error) {
-	return "", nil
-}
 
 func loopbackUp() error {
 	// lo is always ifindex 1 in a fresh network namespace; skipping the

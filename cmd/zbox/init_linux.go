@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
@@ -205,7 +205,7 @@ func (e *execErr) Error() string { return e.err.Error() }
 // Landlock domain and credentials into the child; the init's other
 // threads stay unrestricted.
 //
-// The thread is never unlocked: when its goroutine returns, the Go
+// The thread is never unlocked: when its function returns, the Go
 // runtime destroys it instead of reusing a restricted thread. It also
 // stays alive until the target has exited, because a parent-death signal
 // is tied to the forking thread, not the process (golang/go#27505).
@@ -216,8 +216,10 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs fil
 	}
 	ch := make(chan result, 1)
 	p := in.plan
-	go func() {
-		runtime.LockOSThread()
+	// A disposable thread: locked, never the main thread (whose
+	// credentials the kernel checks for signals and /proc access to pid 1),
+	// destroyed by the runtime when fn returns.
+	go lsm.RunOnDisposableThread(func() {
 		// Capabilities first: dropping the bounding set needs
 		// CAP_SETPCAP, and nothing after this needs any capability
 		// (Landlock and seccomp only need no_new_privs).
@@ -226,12 +228,12 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs fil
 			return
 		}
 		if p.Landlock != nil {
-			rep, err := restrictLandlockThread(*p.Landlock)
+			rep, err := lsm.RestrictThread(*p.Landlock)
 			if err != nil {
 				ch <- result{err: fmt.Errorf("landlock: %w", err)}
 				return
 			}
-			in.step("landlock", "report", fmt.Sprintf("%+v", rep))
+			in.step("landlock", "enforced", rep.String())
 		}
 		if progs != nil {
 			if err := installFilterOnThread(progs); err != nil {
@@ -253,7 +255,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs fil
 		}
 		ch <- result{pid: pid}
 		<-done
-	}()
+	})
 	r := <-ch
 	return r.pid, r.err
 }
