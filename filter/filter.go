@@ -221,7 +221,7 @@ func assemblePolicy(ai archInfo, rules []rule) ([]Insn, error) {
 		// through rather than killing the caller.
 		dispatch := a.newLabel()
 		a.jump(bpfJMP|bpfJGE|bpfK, 0x80000000, dispatch, next)
-		a.jump(bpfJMP|bpfJGE|bpfK, x32SyscallBit, allow, next)
+		a.jump(bpfJMP|bpfJGE|bpfK, x32SyscallBit, kill, next)
 		a.bind(dispatch)
 	}
 

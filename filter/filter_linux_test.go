@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +48,8 @@ func childMain(mode string) int {
 		return emit(threadReport())
 	case "badprog":
 		return childBadProg()
+	case "checks":
+		return childChecks()
 	default:
 		if f, ok := extraChildModes[mode]; ok {
 			return f()
@@ -81,10 +84,23 @@ type report struct {
 }
 
 type childOutput struct {
-	Main  report `json:"main"`  // the thread that installed the filter
-	Other report `json:"other"` // a thread that existed before the install
-	Late  report `json:"late"`  // a thread the runtime created after it
-	Exec  report `json:"exec"`  // a process exec'd from the filtered thread
+	Main  report   `json:"main"`  // the thread that installed the filter
+	Other report   `json:"other"` // a thread that existed before the install
+	Late  []report `json:"late"`  // threads started after it
+	Exec  report   `json:"exec"`  // a process exec'd from the filtered thread
+	// NewThreads is how many OS threads the process gained while
+	// starting the late goroutines.
+	NewThreads int `json:"new_threads"`
+}
+
+const lateThreads = 8
+
+func countTasks() int {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
 }
 
 func childPolicy() int {
@@ -117,12 +133,28 @@ func childPolicy() int {
 	close(start)
 	out.Other = <-otherOut
 
-	lateOut := make(chan report)
-	go func() {
-		runtime.LockOSThread()
-		lateOut <- threadReport()
-	}()
-	out.Late = <-lateOut
+	// Threads started after the install. Each goroutine holds its own
+	// locked thread until all have started, so this needs lateThreads
+	// distinct threads and makes the runtime create new ones (from its
+	// unfiltered template thread, since the requesting thread is locked).
+	tasksBefore := countTasks()
+	var started sync.WaitGroup
+	started.Add(lateThreads)
+	all, lateOut := make(chan struct{}), make(chan report, lateThreads)
+	for range lateThreads {
+		go func() {
+			runtime.LockOSThread()
+			started.Done()
+			<-all
+			lateOut <- threadReport()
+		}()
+	}
+	started.Wait()
+	out.NewThreads = countTasks() - tasksBefore
+	close(all)
+	for range lateThreads {
+		out.Late = append(out.Late, <-lateOut)
+	}
 
 	// fork+exec from the filtered (locked) thread: the filter and
 	// no_new_privs must be inherited and survive execve.
@@ -398,7 +430,16 @@ func TestKernelFilter(t *testing.T) {
 			check("filtered thread", out.Main, want)
 			check("exec'd child", out.Exec, want)
 			check("other thread", out.Other, base.Probes)
-			check("thread created later", out.Late, base.Probes)
+			if out.NewThreads <= 0 {
+				t.Errorf("no new OS thread was created after the install (%d); the late-thread check proves nothing", out.NewThreads)
+			}
+			others := map[string]report{"other thread": out.Other}
+			for i, r := range out.Late {
+				others[fmt.Sprintf("thread started later #%d", i)] = r
+			}
+			for who, r := range others {
+				check(who, r, base.Probes)
+			}
 
 			baseFilters := atoi(t, base.Filters)
 			for who, r := range map[string]report{"filtered thread": out.Main, "exec'd child": out.Exec} {
@@ -407,7 +448,7 @@ func TestKernelFilter(t *testing.T) {
 						who, r.NoNewPrivs, r.Seccomp, r.Filters, baseFilters+c.nprogs)
 				}
 			}
-			for who, r := range map[string]report{"other thread": out.Other, "thread created later": out.Late} {
+			for who, r := range others {
 				if r.NoNewPrivs != base.NoNewPrivs || r.Seccomp != base.Seccomp || r.Filters != base.Filters {
 					t.Errorf("%s is filtered: NoNewPrivs=%s Seccomp=%s Seccomp_filters=%s, want unchanged %s, %s, %s",
 						who, r.NoNewPrivs, r.Seccomp, r.Filters, base.NoNewPrivs, base.Seccomp, base.Filters)
@@ -437,34 +478,62 @@ func TestInstallRejectedProgram(t *testing.T) {
 	}
 }
 
-// TestInstallChecksBeforeChangingState runs in this process: the
-// checks fail before no_new_privs or any filter is touched.
+// TestInstallChecksBeforeChangingState: programs InstallOnThread must
+// refuse are refused before no_new_privs or any filter is touched. Run in
+// a child: had the foreign-arch program been loaded, its arch check would
+// kill the process at its next syscall.
 func TestInstallChecksBeforeChangingState(t *testing.T) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	before := threadReport()
-	if err := InstallOnThread(nil); err != nil {
-		t.Errorf("InstallOnThread(nil) = %v", err)
+	skipUnlessSeccomp(t)
+	stdout, st := runChild(t, "checks")
+	if !st.Success() {
+		t.Fatalf("child failed: %v, output %q", st, stdout)
 	}
+	var out struct {
+		Errors        map[string]string
+		Before, After report
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("child output %q: %v", stdout, err)
+	}
+	want := map[string]string{
+		"nil":          "",
+		"foreign arch": "was built for ",
+		"empty":        `"empty" has 0 instructions`,
+	}
+	for k, w := range want {
+		got, ok := out.Errors[k]
+		if !ok || (w == "") != (got == "") || !strings.Contains(got, w) {
+			t.Errorf("%s: error %q, want one containing %q", k, got, w)
+		}
+	}
+	if out.After.NoNewPrivs != out.Before.NoNewPrivs || out.After.Filters != out.Before.Filters {
+		t.Errorf("thread state changed: NoNewPrivs %s -> %s, filters %s -> %s",
+			out.Before.NoNewPrivs, out.After.NoNewPrivs, out.Before.Filters, out.After.Filters)
+	}
+}
+
+func childChecks() int {
+	runtime.LockOSThread()
+	errs := map[string]string{}
+	str := func(err error) string {
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	before := threadReport()
+	errs["nil"] = str(InstallOnThread(nil))
 	other := "arm64"
 	if runtime.GOARCH == "arm64" {
 		other = "amd64"
 	}
 	progs, err := Build(policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted}, other)
 	if err != nil {
-		t.Fatal(err)
+		return die("Build: %v", err)
 	}
-	if err := InstallOnThread(progs); err == nil || !strings.Contains(err.Error(), "built for "+other) {
-		t.Errorf("foreign-arch program: err = %v", err)
-	}
-	if err := InstallOnThread([]Program{{Name: "empty"}}); err == nil || !strings.Contains(err.Error(), "\"empty\" has 0 instructions") {
-		t.Errorf("empty program: err = %v", err)
-	}
-	after := threadReport()
-	if after.NoNewPrivs != before.NoNewPrivs || after.Filters != before.Filters {
-		t.Errorf("thread state changed: NoNewPrivs %s -> %s, filters %s -> %s",
-			before.NoNewPrivs, after.NoNewPrivs, before.Filters, after.Filters)
-	}
+	errs["foreign arch"] = str(InstallOnThread(progs))
+	errs["empty"] = str(InstallOnThread([]Program{{Name: "empty"}}))
+	return emit(map[string]any{"Errors": errs, "Before": before, "After": threadReport()})
 }
 
 func TestConstantsMatchUnix(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -353,8 +352,6 @@ func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions
 		d := net.Dialer{Timeout: 10 * time.Second}
 		dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", endpoint) }
 	}
-	var once sync.Once
-	_ = once
 	return newForwarder(l, dial, logf), nil
 }
 

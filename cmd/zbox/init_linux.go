@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/filter"
 	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/policy"
@@ -122,7 +124,10 @@ func (in *initProc) run() int {
 	if p.Argv0 != "" {
 		argv[0] = p.Argv0
 	}
-	progs, err := buildFilter(p.Filter)
+	var progs []filter.Program
+	if p.Filter.Enabled || len(p.Filter.Programs) > 0 {
+		progs, err = filter.Build(p.Filter, runtime.GOARCH)
+	}
 	if err != nil {
 		initFail(in.ctl, fmt.Sprintf("build seccomp filter: %v", err))
 	}
@@ -209,7 +214,7 @@ func (e *execErr) Error() string { return e.err.Error() }
 // runtime destroys it instead of reusing a restricted thread. It also
 // stays alive until the target has exited, because a parent-death signal
 // is tied to the forking thread, not the process (golang/go#27505).
-func (in *initProc) spawn(path string, argv, env []string, cwd string, progs filterProgs, done chan struct{}) (int, error) {
+func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []filter.Program, done chan struct{}) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -235,8 +240,8 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs fil
 			}
 			in.step("landlock", "enforced", rep.String())
 		}
-		if progs != nil {
-			if err := installFilterOnThread(progs); err != nil {
+		if len(progs) > 0 {
+			if err := filter.InstallOnThread(progs); err != nil {
 				ch <- result{err: fmt.Errorf("seccomp: %w", err)}
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,8 +145,12 @@ func TestOSEnvProbes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if real, _ := os.Getwd(); wd != real && !strings.HasPrefix(wd, "/") {
-		t.Errorf("Getwd = %q", wd)
+	logical, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if physical, err := filepath.EvalSymlinks(logical); err != nil || wd != physical {
+		t.Errorf("Getwd = %q, want the physical cwd %q (%v)", wd, physical, err)
 	}
 	if len(env.Environ()) != len(os.Environ()) {
 		t.Errorf("Environ differs from os.Environ")

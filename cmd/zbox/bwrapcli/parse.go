@@ -384,11 +384,6 @@ func (p *parser) parseArgs(args []string, inFile bool) ([]string, error) {
 			if p.chdirSet {
 				p.warnOnlyLast("--chdir")
 			}
-			if args[1] == "" {
-				// bwrap would fail chdir("") after setup with exactly this;
-				// Plan.Chdir "" means "default rule", so fail now.
-				return nil, p.fail("Can't chdir to : No such file or directory")
-			}
 			p.chdirSet = true
 			p.plan.Chdir = args[1]
 			consumed = 2
@@ -850,6 +845,22 @@ func (p *parser) validate(command []string) error {
 		p.unshareCgroup = p.env.CgroupNS() == nil
 	}
 	p.plan.Namespaces.Cgroup = p.unshareCgroup
+
+	// Empty values the plan cannot express, because "" means "not given"
+	// there. They are checked last so that every bwrap error that would
+	// come first still does.
+	if p.chdirSet && p.plan.Chdir == "" {
+		// What bwrap prints when chdir("") fails after setup.
+		return p.fail("Can't chdir to : No such file or directory")
+	}
+	if p.hostnameSet && p.plan.Hostname == "" {
+		// bwrap would set an empty hostname; zbox would silently keep the
+		// inherited one, so refuse instead.
+		return p.fail("--hostname with an empty name is not supported by zbox")
+	}
+	if p.argv0Set && p.plan.Argv0 == "" {
+		return p.fail("--argv0 with an empty value is not supported by zbox")
+	}
 
 	if p.seccompFD != -1 {
 		prog, err := p.readSeccomp(p.seccompFD)

@@ -239,6 +239,9 @@ func TestErrors(t *testing.T) {
 		{"as-pid-1 needs pid", user, []string{"--as-pid-1", "true"}, "Specifying --as-pid-1 requires --unshare-pid"},
 		{"as-pid-1 and lock-file", user, []string{"--unshare-pid", "--as-pid-1", "--lock-file", "/l", "true"}, "Specifying --as-pid-1 and --lock-file is not permitted"},
 		{"chdir empty", user, []string{"--chdir", "", "true"}, "Can't chdir to : No such file or directory"},
+		{"chdir empty last", user, []string{"--chdir", "/a", "--chdir", "", "true"}, "Can't chdir to : No such file or directory"},
+		{"hostname empty", user, []string{"--unshare-uts", "--hostname", "", "true"}, "--hostname with an empty name is not supported by zbox"},
+		{"argv0 empty", user, []string{"--argv0", "", "true"}, "--argv0 with an empty value is not supported by zbox"},
 
 		// Capabilities.
 		{"unknown cap", user, []string{"--cap-add", "CAP_BOGUS", "true"}, "unknown cap: CAP_BOGUS"},
@@ -313,6 +316,7 @@ func TestUsage(t *testing.T) {
 		{"--bind", "/", "--help"}, // --help is DEST here
 		{"--args", "3"},           // file ends with a COMMAND-like word: ignored
 		{"--unshare-user", "--uid", "5", "--gid", "5"}, // usage comes before the uid checks
+		{"--chdir", ""}, // and before the empty-chdir failure
 	} {
 		env := newFakeEnv().asRoot().withFD(3, "--dir\x00/a\x00ls\x00-l\x00")
 		e := mustFail(t, env, args...)
@@ -713,6 +717,12 @@ func TestIdentity(t *testing.T) {
 		o := mustParse(t, newFakeEnv(), "true")
 		if o.Plan.UID != nil || o.Plan.GID != nil || o.Plan.Hostname != "" || o.Plan.Chdir != "" || o.Plan.Argv0 != "" {
 			t.Errorf("plan %+v", o.Plan)
+		}
+	})
+	t.Run("empty chdir overridden", func(t *testing.T) {
+		o := mustParse(t, newFakeEnv(), "--chdir", "", "--chdir", "/b", "true")
+		if o.Plan.Chdir != "/b" {
+			t.Errorf("chdir %q", o.Plan.Chdir)
 		}
 	})
 	t.Run("last wins with warnings", func(t *testing.T) {

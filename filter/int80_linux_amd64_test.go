@@ -13,7 +13,7 @@ import (
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
-// int80 is implemented in int80_amd64_test.s.
+// int80 is implemented in int80_linux_amd64_test.s.
 func int80(trap, a1, a2, a3 uintptr) (r uintptr)
 
 const (
