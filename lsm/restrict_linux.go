@@ -77,11 +77,20 @@ func landlockRestrictSelf(rulesetFD int) error {
 // nothing. Paths that do not exist are skipped and listed in
 // Report.Skipped.
 func RestrictThread(spec policy.LandlockSpec) (Report, error) {
-	return restrictThread(spec, Probe())
+	return restrictThread(spec, Probe(), false)
+}
+
+// RestrictThreadBeforeExec is RestrictThread for a caller that is about to
+// execve(2) on this very thread (the exec-in-place stages): the main
+// thread is allowed, because execve replaces the whole process and makes
+// the restricted thread its only one, so no unrestricted part remains for
+// the target to reach. The caller must not do anything but exec after it.
+func RestrictThreadBeforeExec(spec policy.LandlockSpec) (Report, error) {
+	return restrictThread(spec, Probe(), true)
 }
 
 // restrictThread is RestrictThread with the kernel status injected (tests).
-func restrictThread(spec policy.LandlockSpec, st Status) (Report, error) {
+func restrictThread(spec policy.LandlockSpec, st Status, allowMain bool) (Report, error) {
 	if err := validateSpec(spec); err != nil {
 		return Report{}, err
 	}
@@ -106,7 +115,7 @@ func restrictThread(spec policy.LandlockSpec, st Status) (Report, error) {
 	// thread" instead of cloning this one (runtime.newm checks lockedExt),
 	// so the domain cannot leak into threads that run other goroutines.
 	runtime.LockOSThread()
-	if onMainThread() {
+	if !allowMain && onMainThread() {
 		// Nothing was changed yet: the thread may go back to the pool.
 		runtime.UnlockOSThread()
 		return rep, fmt.Errorf("landlock: refusing to restrict the process's main thread (tid %d): the kernel checks signals and /proc/<pid> access against it, so the sandboxed target could reach this process; call RestrictThread inside lsm.RunOnDisposableThread", unix.Gettid())

@@ -424,7 +424,7 @@ func TestRestrictThreadRefusesMainThread(t *testing.T) {
 // error comes before any syscall.
 func TestRestrictRequiredUnavailable(t *testing.T) {
 	st := Status{Reason: "kernel has no Landlock system calls (ENOSYS)"}
-	_, err := restrictThread(LegacySpec([]string{"/tmp"}), st)
+	_, err := restrictThread(LegacySpec([]string{"/tmp"}), st, false)
 	if !errors.Is(err, ErrNotEnforced) {
 		t.Fatalf("err = %v; want ErrNotEnforced", err)
 	}
@@ -434,7 +434,7 @@ func TestRestrictRequiredUnavailable(t *testing.T) {
 	// Not required: best effort, nothing enforced, no error.
 	spec := LegacySpec([]string{"/tmp"})
 	spec.Required = false
-	rep, err := restrictThread(spec, st)
+	rep, err := restrictThread(spec, st, false)
 	if err != nil || rep.FS || rep.ABI != 0 {
 		t.Fatalf("best effort on no Landlock: rep=%+v err=%v", rep, err)
 	}

@@ -238,7 +238,10 @@ func RewriteProxyURL(orig string, port int) (string, error) {
 		return "", fmt.Errorf("local bridge port %d is out of range 1-65535", port)
 	}
 	s := strings.TrimFunc(orig, func(r rune) bool { return r <= ' ' })
-	hadScheme := strings.Contains(orig, "://")
+	// The checks below look at the trimmed value: the helper looks at the
+	// raw one, which differs only for values with surrounding blanks, and
+	// there the raw check could strip a "/" that was really in the path.
+	hadScheme := strings.Contains(s, "://")
 	candidate := s
 	if !hadScheme {
 		candidate = "http://" + s
@@ -247,13 +250,14 @@ func RewriteProxyURL(orig string, port int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("not a valid URL: %v", urlErrCause(err))
 	}
-	if u.Host == "" {
+	if u.Host == "" || u.Scheme == "" {
 		return "", errors.New("URL has no host (expected scheme://host:port)")
 	}
-	// A non-empty Host means url.Parse saw "scheme://authority": the
-	// scheme ends at the first ':' and is followed by "//".
+	// A scheme plus a non-empty Host means url.Parse saw
+	// "scheme://authority": the scheme ends at the first ':' and is
+	// followed by "//".
 	i := strings.IndexByte(candidate, ':')
-	if i <= 0 || !strings.HasPrefix(candidate[i:], "://") {
+	if i <= 0 || !strings.EqualFold(candidate[:i], u.Scheme) || !strings.HasPrefix(candidate[i:], "://") {
 		return "", errors.New("URL has no scheme://host authority")
 	}
 	scheme := strings.ToLower(candidate[:i])
@@ -274,7 +278,7 @@ func RewriteProxyURL(orig string, port int) (string, error) {
 	if !hadScheme {
 		out = strings.TrimPrefix(out, "http://")
 	}
-	if !strings.HasSuffix(orig, "/") && !strings.ContainsAny(orig, "?#") && strings.HasSuffix(out, "/") {
+	if !strings.HasSuffix(s, "/") && !strings.ContainsAny(s, "?#") && strings.HasSuffix(out, "/") {
 		out = out[:len(out)-1]
 	}
 	return out, nil

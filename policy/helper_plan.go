@@ -24,6 +24,8 @@ package policy
 // Zerobox deviations (spec §3.9) that change the argv are adopted only
 // under HelperInput.Hardened: "--remount-ro /" after /proc for a tmpfs
 // root, and pruning readable roots nested in another readable root.
+// Hardened also skips deny masks inside an already masked directory,
+// which the helper emits and bwrap then cannot apply.
 
 import (
 	"errors"
@@ -151,7 +153,7 @@ func HelperPlan(fsys FS, in HelperInput) (*Plan, error) {
 	}
 
 	b := &fsBuilder{fsys: fsys, legacySymlinks: in.LegacySymlinkMask, hardened: in.Hardened}
-	if err := b.build(fsPol, in.PolicyCwd); err != nil {
+	if err := b.build(layoutOf(fsys, fsPol, in.PolicyCwd)); err != nil {
 		return nil, err
 	}
 	p.Mounts = b.ops
@@ -223,6 +225,29 @@ func rustComponents(p string) []string {
 	return out
 }
 
+// fsLayout is everything create_filesystem_args reads from the
+// filesystem policy, resolved against the policy cwd.
+type fsLayout struct {
+	FullRead         bool
+	Readable         []string // ReadableRootsWithCwd (empty with FullRead)
+	PlatformDefaults bool
+	Writable         []WritableRoot
+	Unreadable       []string
+}
+
+func layoutOf(fsys FS, pol FileSystemPolicy, cwd string) fsLayout {
+	l := fsLayout{
+		FullRead:   pol.HasFullDiskReadAccess(),
+		Writable:   pol.WritableRootsWithCwd(fsys, cwd),
+		Unreadable: pol.UnreadableRootsWithCwd(fsys, cwd),
+	}
+	if !l.FullRead {
+		l.Readable = pol.ReadableRootsWithCwd(fsys, cwd)
+		l.PlatformDefaults = pol.IncludePlatformDefaults()
+	}
+	return l
+}
+
 // fsBuilder is create_filesystem_args (spec §3.3).
 type fsBuilder struct {
 	fsys           FS
@@ -233,6 +258,7 @@ type fsBuilder struct {
 	writablePaths []string
 	ops           []MountOp
 	usedTmpfsRoot bool
+	maskedDirs    []string // directories masked so far with an empty tmpfs
 }
 
 func (b *fsBuilder) add(op MountOp) { b.ops = append(b.ops, op) }
@@ -255,20 +281,20 @@ func (b *fsBuilder) isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-func (b *fsBuilder) build(pol FileSystemPolicy, cwd string) error {
+func (b *fsBuilder) build(l fsLayout) error {
 	// 1. Writable roots; missing ones are dropped silently (#14890): bwrap
 	// would fail on them and older helpers refused to start.
-	for _, w := range pol.WritableRootsWithCwd(b.fsys, cwd) {
+	for _, w := range l.Writable {
 		if b.exists(w.Root) {
 			b.writable = append(b.writable, w)
 			b.writablePaths = append(b.writablePaths, w.Root)
 		}
 	}
 	// 2. Unreadable roots.
-	unreadable := pol.UnreadableRootsWithCwd(b.fsys, cwd)
+	unreadable := l.Unreadable
 
 	// 3. Base layer.
-	b.base(pol, cwd)
+	b.base(l)
 
 	// 5. Deny masks on ancestors of writable roots come first, so that the
 	// writable roots below them are mounted on top of the mask.
@@ -342,14 +368,14 @@ func (b *fsBuilder) build(pol FileSystemPolicy, cwd string) error {
 
 // base emits the bottom layer: the host root read-only, or (restricted
 // reads) an empty tmpfs root with only the readable roots bound into it.
-func (b *fsBuilder) base(pol FileSystemPolicy, cwd string) {
-	if pol.HasFullDiskReadAccess() {
+func (b *fsBuilder) base(l fsLayout) {
+	if l.FullRead {
 		b.add(MountOp{Kind: OpROBind, Source: "/", Dest: "/"})
 		b.add(MountOp{Kind: OpDev, Dest: "/dev"})
 		return
 	}
-	set := slices.Clone(pol.ReadableRootsWithCwd(b.fsys, cwd))
-	if pol.IncludePlatformDefaults() {
+	set := slices.Clone(l.Readable)
+	if l.PlatformDefaults {
 		for _, r := range PlatformDefaultReadRoots {
 			if b.exists(r) {
 				set = append(set, r)
@@ -451,6 +477,9 @@ func (b *fsBuilder) symlinkCrossing(kind, p, link string) error {
 
 // denyMask is append_unreadable_root_args (spec §3.5).
 func (b *fsBuilder) denyMask(p string) error {
+	if b.hardened && b.hiddenByDenyDir(p) {
+		return nil
+	}
 	if link := b.writableSymlink(p); link != "" {
 		return b.symlinkCrossing("deny-read", p, link)
 	}
@@ -481,6 +510,7 @@ func (b *fsBuilder) denyMask(p string) error {
 		mode = 0o111
 	}
 	b.add(MountOp{Kind: OpTmpfs, Dest: p, Perms: Uint32(mode)})
+	b.maskedDirs = append(b.maskedDirs, p)
 	for _, r := range sortedByDepth(inside) {
 		b.dirChain(p, r)
 	}
@@ -488,6 +518,27 @@ func (b *fsBuilder) denyMask(p string) error {
 	// files in the mask.
 	b.add(MountOp{Kind: OpRemountRO, Dest: p})
 	return nil
+}
+
+// hiddenByDenyDir reports whether p lies inside a directory that is
+// already masked with an empty read-only tmpfs, with no writable root in
+// between to re-expose it. The helper still emits a mask for p, and bwrap
+// then fails: it cannot create p's mount point in the read-only tmpfs
+// ("Can't create file at ...: Read-only file system"). Under Hardened the
+// redundant mask is skipped: the target cannot reach p either way.
+func (b *fsBuilder) hiddenByDenyDir(p string) bool {
+	for _, d := range b.maskedDirs {
+		if d == p || !pathWithin(p, d) {
+			continue
+		}
+		reopened := slices.ContainsFunc(b.writablePaths, func(r string) bool {
+			return r != d && pathWithin(r, d) && pathWithin(p, r)
+		})
+		if !reopened {
+			return true
+		}
+	}
+	return false
 }
 
 // readOnlySubpath is append_read_only_subpath_args (spec §3.6).

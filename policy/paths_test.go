@@ -54,6 +54,32 @@ func (f noTmpFS) Stat(name string) (fs.FileInfo, error) {
 	return f.FS.Stat(name)
 }
 
+// dirsFS is an in-memory FS holding only directories, without symlinks.
+type dirsFS map[string]bool
+
+type dirInfo struct{ fs.FileInfo }
+
+func (dirInfo) IsDir() bool       { return true }
+func (dirInfo) Mode() fs.FileMode { return fs.ModeDir | 0o755 }
+func (dirInfo) Size() int64       { return 0 }
+
+func (m dirsFS) Stat(name string) (fs.FileInfo, error) {
+	if m[name] {
+		return dirInfo{}, nil
+	}
+	return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+}
+func (m dirsFS) Lstat(name string) (fs.FileInfo, error) { return m.Stat(name) }
+func (m dirsFS) ReadFile(name string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+func (m dirsFS) EvalSymlinks(name string) (string, error) {
+	if m[name] {
+		return name, nil
+	}
+	return "", &fs.PathError{Op: "lstat", Path: name, Err: fs.ErrNotExist}
+}
+
 func TestNormalizeAbs(t *testing.T) {
 	t.Setenv("HOME", "/home/me")
 	tests := []struct {

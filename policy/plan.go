@@ -219,6 +219,9 @@ type Plan struct {
 	DisableUserns        bool `json:"disable_userns,omitempty"`
 	AssertUsernsDisabled bool `json:"assert_userns_disabled,omitempty"`
 
+	// Limits are resource limits for the target (zbox --limit).
+	Limits *Limits `json:"limits,omitempty"`
+
 	// Status holds the caller-supplied synchronisation and status fds
 	// (bwrap front-end). The numbers are fds of the zbox process.
 	Status StatusSpec `json:"status"`
@@ -239,3 +242,17 @@ type StatusSpec struct {
 
 // Uint32 returns a pointer to v; convenience for MountOp.Perms.
 func Uint32(v uint32) *uint32 { return &v }
+
+// Limits are resource limits applied to the target and everything it
+// starts. Zero means unlimited (inherited).
+type Limits struct {
+	// MemoryBytes caps the address space of each process (RLIMIT_AS).
+	MemoryBytes uint64 `json:"memory_bytes,omitempty"`
+	// Processes caps the number of processes of the sandbox's uid
+	// (RLIMIT_NPROC, counted per user namespace).
+	Processes uint64 `json:"processes,omitempty"`
+	// OpenFiles caps the number of open fds per process (RLIMIT_NOFILE).
+	OpenFiles uint64 `json:"open_files,omitempty"`
+	// CPUSeconds caps CPU time per process (RLIMIT_CPU).
+	CPUSeconds uint64 `json:"cpu_seconds,omitempty"`
+}

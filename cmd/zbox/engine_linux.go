@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/netns"
+
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -26,7 +28,7 @@ type nativeOptions struct {
 	Timeout     time.Duration
 	// Proxy, when set, serves bridged connections in-process (zbox's own
 	// allow-list) instead of dialing the route endpoints.
-	Proxy proxyServer
+	Proxy *netns.Proxy
 	// Logf receives debug lines.
 	Logf func(format string, args ...any)
 	// OnStart is called with the init's host pid once it runs (bwrap's
@@ -255,7 +257,7 @@ func userNSHint() string {
 type ctlResult struct {
 	setupErr error
 	started  bool
-	bridges  []bridgeCloser
+	bridges  []*netns.Forwarder
 }
 
 func (c *ctlResult) stopBridges() {
@@ -334,25 +336,20 @@ func parseExecError(b []byte) error {
 // serveBridge accepts, on the host side, connections made to a listener
 // that lives in the sandbox's network namespace, and carries each to the
 // proxy endpoint on the host (or to zbox's in-process allow-list proxy).
-func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions, logf func(string, ...any)) (bridgeCloser, error) {
+func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions, logf func(string, ...any)) (*netns.Forwarder, error) {
 	f := os.NewFile(uintptr(fd), "bridge-listener")
 	l, err := net.FileListener(f)
 	f.Close()
 	if err != nil {
 		return nil, err
 	}
-	var dial func(ctx context.Context) (net.Conn, error)
 	if opt.Proxy != nil {
-		dial = func(ctx context.Context) (net.Conn, error) {
-			a, b := net.Pipe()
-			go opt.Proxy.ServeConn(ctx, b)
-			return a, nil
-		}
-	} else {
-		d := net.Dialer{Timeout: 10 * time.Second}
-		dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", endpoint) }
+		return netns.NewHandlerForwarder(l, opt.Proxy.ServeConn, logf), nil
 	}
-	return newForwarder(l, dial, logf), nil
+	d := net.Dialer{Timeout: 10 * time.Second}
+	return netns.NewForwarder(l, func(ctx context.Context) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", endpoint)
+	}, logf), nil
 }
 
 // hasCap reports whether the calling thread has capability c effective.

@@ -20,6 +20,7 @@ import (
 	"github.com/zbox-sandbox/zbox/filter"
 	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/mountns"
+	"github.com/zbox-sandbox/zbox/netns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -134,6 +135,26 @@ func (in *initProc) run() int {
 	// Default bwrap rule: cwd is also exported as PWD.
 	env = setEnv(env, "PWD", cwd)
 
+	// Per-process limits that are safe for pid 1 to carry itself are set
+	// here and inherited through fork: the process count (a fork bomb is
+	// stopped before its first fork), open files and CPU seconds (each
+	// process's own counter starts at zero). The address-space limit is
+	// set on the target after it starts: the init's Go runtime reserves
+	// over a gigabyte of address space and would die under a small one.
+	if l := p.Limits; l != nil {
+		for _, rl := range []struct {
+			res int
+			v   uint64
+		}{{unix.RLIMIT_NPROC, l.Processes}, {unix.RLIMIT_NOFILE, l.OpenFiles}, {unix.RLIMIT_CPU, l.CPUSeconds}} {
+			if rl.v == 0 {
+				continue
+			}
+			if err := unix.Setrlimit(rl.res, &unix.Rlimit{Cur: rl.v, Max: rl.v}); err != nil {
+				initFail(in.ctl, fmt.Sprintf("set resource limit %d to %d: %v", rl.res, rl.v, err))
+			}
+		}
+	}
+
 	done := make(chan struct{})
 	pid, err := in.spawn(path, argv, env, cwd, progs, done)
 	if err != nil {
@@ -142,6 +163,15 @@ func (in *initProc) run() int {
 			initExecFail(in.ctl, p.Command[0], ee.err)
 		}
 		initFail(in.ctl, err.Error())
+	}
+	if l := p.Limits; l != nil && l.MemoryBytes > 0 {
+		// The target has just exec'd; from here every allocation it or
+		// its children make counts against the limit.
+		lim := unix.Rlimit{Cur: l.MemoryBytes, Max: l.MemoryBytes}
+		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &lim, nil); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			initFail(in.ctl, fmt.Sprintf("set memory limit on the command: %v", err))
+		}
 	}
 	in.step("target started", "pid", pid)
 	sendMsg(in.ctl, append([]byte{msgStarted}, strconv.Itoa(pid)...), nil)
@@ -353,7 +383,7 @@ func (in *initProc) proxyListeners(env []string) ([]string, error) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
-	return rewriteProxyEnv(env, routes, ports)
+	return netns.RewriteEnv(env, routes, ports)
 }
 
 // listenLoopback opens a TCP listener on 127.0.0.1:0 in the sandbox's

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// The bwrap engine: the same plan, rendered as argv for the system
+// bubblewrap. It exists for comparison and for hosts that prefer bwrap;
+// the native engine is the default.
+
+// findBwrap returns the first bwrap on PATH that is not under the current
+// directory (a workspace could otherwise plant its own "bwrap"; helper
+// v0.118+ does the same).
+func findBwrap() (string, error) {
+	cwd, _ := os.Getwd()
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, "bwrap")
+		if cwd != "" && (p == cwd || strings.HasPrefix(p, strings.TrimSuffix(cwd, "/")+"/")) {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errors.New("bubblewrap is unavailable: no system bwrap was found on PATH (install the bubblewrap package, or use --engine native)")
+}
+
+// innerSpec is what zbox's inner stage applies inside bwrap's namespaces
+// before exec'ing the command: the parts of a plan that bwrap has no
+// options for.
+type innerSpec struct {
+	Filter   policy.FilterSpec    `json:"filter"`
+	Landlock *policy.LandlockSpec `json:"landlock,omitempty"`
+	Env      []string             `json:"env"`
+}
+
+// bwrapRun carries out a rendered bwrap command line and waits for it.
+type bwrapRun struct {
+	files []*os.File // fds handed to bwrap, at 3, 4, ... in order
+}
+
+// dataFD gives bwrap an fd that reads as data: /dev/null when empty (the
+// helper's deny masks), otherwise a memfd. One fd per op: bwrap reads and
+// closes each.
+func (r *bwrapRun) dataFD(data []byte) (int, error) {
+	var f *os.File
+	if len(data) == 0 {
+		var err error
+		if f, err = os.Open("/dev/null"); err != nil {
+			return 0, err
+		}
+	} else {
+		fd, err := unix.MemfdCreate("zbox-bwrap-data", unix.MFD_CLOEXEC)
+		if err != nil {
+			return 0, fmt.Errorf("memfd for bwrap data: %w", err)
+		}
+		f = os.NewFile(uintptr(fd), "zbox-bwrap-data")
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return 0, err
+		}
+		if _, err := f.Seek(0, 0); err != nil {
+			f.Close()
+			return 0, err
+		}
+	}
+	r.files = append(r.files, f)
+	return 2 + len(r.files), nil
+}
+
+// runBwrapEngine renders plan and runs it under the system bwrap. When
+// inner is empty, bwrap runs zbox's own inner stage, which applies the
+// plan's seccomp filter and Landlock rules (bwrap has no equivalent) and
+// then execs the command. It returns the command's exit status.
+func runBwrapEngine(plan *policy.Plan, inner []string) (int, error) {
+	bw, err := findBwrap()
+	if err != nil {
+		return 0, &SetupError{Msg: err.Error()}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, &SetupError{Msg: fmt.Sprintf("locate the zbox binary: %v", err)}
+	}
+	p := *plan
+	if len(inner) == 0 {
+		spec, _ := json.Marshal(innerSpec{Filter: plan.Filter, Landlock: plan.Landlock, Env: plan.Env})
+		inner = append([]string{self, "exec-inner", string(spec), "--"}, plan.Command...)
+		// The inner stage must be able to run: make the binary visible
+		// inside even when the root is a tmpfs.
+		p.Mounts = append(append([]policy.MountOp(nil), plan.Mounts...), policy.MountOp{Kind: policy.OpROBind, Source: self, Dest: self})
+	}
+	r := &bwrapRun{}
+	defer func() {
+		for _, f := range r.files {
+			f.Close()
+		}
+	}()
+	args, err := policy.BwrapArgs(&p, r.dataFD, inner)
+	if err != nil {
+		return 0, &SetupError{Msg: fmt.Sprintf("render bwrap command: %v", err)}
+	}
+	cmd := exec.Command(bw, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = r.files
+	if plan.Env != nil {
+		cmd.Env = plan.Env
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, &SetupError{Msg: fmt.Sprintf("start %s: %v", bw, err)}
+	}
+	go func() {
+		for s := range sigs {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ws.ExitStatus(), nil
+	}
+	if err != nil {
+		return 0, &SetupError{Msg: fmt.Sprintf("wait for bwrap: %v", err)}
+	}
+	return 0, nil
+}
+
+// runExecInner is zbox's inner stage under the bwrap engine:
+// `zbox exec-inner SPEC -- CMD...`, run by bwrap inside its namespaces.
+func runExecInner(args []string) int {
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintln(os.Stderr, "zbox: exec-inner: usage: zbox exec-inner SPEC -- CMD [ARGS...]")
+		return exitUsage
+	}
+	var spec innerSpec
+	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
+		fmt.Fprintf(os.Stderr, "zbox: exec-inner: bad spec: %v\n", err)
+		return exitUsage
+	}
+	plan := &policy.Plan{Command: args[2:], Filter: spec.Filter, Landlock: spec.Landlock, Env: spec.Env}
+	return reportError("zbox", execInPlace(plan))
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/filter"
+	"github.com/zbox-sandbox/zbox/lsm"
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// execInPlace runs plan's command in this very process, with no new
+// namespaces: the helper's full-disk-write shortcut, its inner stage
+// (--apply-seccomp-then-exec, already inside bwrap's namespaces), and the
+// Landlock-only mode for hosts without user namespaces.
+//
+// The restrictions go on the calling thread, which is locked and then
+// replaced by execve: the new program image keeps that thread's
+// credentials, no_new_privs, Landlock domain and seccomp filter, and every
+// other thread of the Go runtime disappears with the old image.
+//
+// It returns only on failure: *ExecError when the command cannot be
+// executed, another error when a restriction cannot be applied.
+func execInPlace(plan *policy.Plan) error {
+	if len(plan.Command) == 0 {
+		return &SetupError{Msg: "no command to run"}
+	}
+	env := plan.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	if plan.Chdir != "" {
+		if err := os.Chdir(plan.Chdir); err != nil {
+			return &SetupError{Msg: fmt.Sprintf("chdir %s: %s", plan.Chdir, errnoText(err))}
+		}
+	}
+	path, err := lookPath(plan.Command[0], env)
+	if err != nil {
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		return &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}
+	}
+	argv := append([]string(nil), plan.Command...)
+	if plan.Argv0 != "" {
+		argv[0] = plan.Argv0
+	}
+	var progs []filter.Program
+	if plan.Filter.Enabled || len(plan.Filter.Programs) > 0 {
+		if progs, err = filter.Build(plan.Filter, runtime.GOARCH); err != nil {
+			return &SetupError{Msg: fmt.Sprintf("build seccomp filter: %v", err)}
+		}
+	}
+	// Inherited descriptors other than stdio (and those a front-end keeps)
+	// must not reach the command.
+	closeRangeCloexec(3)
+	for _, fd := range plan.Status.KeepFDs {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+	}
+
+	runtime.LockOSThread() // never unlocked: this thread becomes the command
+	if plan.NewSession {
+		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
+			return &SetupError{Msg: fmt.Sprintf("setsid: %v", err)}
+		}
+	}
+	if err := dropCapsThread(plan.Caps.Keep); err != nil {
+		// A caller without CAP_SETPCAP has an empty bounding set to drop
+		// only if it was root; an unprivileged caller has nothing to
+		// drop and capset to zero always works.
+		return &SetupError{Msg: fmt.Sprintf("drop capabilities: %v", err)}
+	}
+	if plan.Landlock != nil {
+		if _, err := lsm.RestrictThreadBeforeExec(*plan.Landlock); err != nil {
+			return &SetupError{Msg: fmt.Sprintf("landlock: %v", err)}
+		}
+	}
+	if len(progs) > 0 {
+		if err := filter.InstallOnThread(progs); err != nil {
+			return &SetupError{Msg: fmt.Sprintf("seccomp: %v", err)}
+		}
+	}
+	err = unix.Exec(path, argv, env)
+	var errno syscall.Errno
+	errors.As(err, &errno)
+	return &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/filter"
+	"github.com/zbox-sandbox/zbox/lsm"
+	"github.com/zbox-sandbox/zbox/netns"
+	"github.com/zbox-sandbox/zbox/policy"
+	"runtime"
+)
+
+func lsmLegacySpec(roots []string) policy.LandlockSpec { return lsm.LegacySpec(roots) }
+
+// helperProxyRoutes collects the loopback proxies named in the
+// environment (spec §6.1 steps 1-4; [::1] accepted too).
+func helperProxyRoutes() ([]policy.ProxyRoute, error) {
+	return netns.CollectProxyRoutesHelperCompat(os.Environ())
+}
+
+// innerFilter is the seccomp mode of the helper's inner stage (spec §5.3
+// "which mode is installed"): a filter iff the network is not enabled or
+// proxy mode is on; ProxyRouted in proxy mode, else Restricted.
+func innerFilter(pols policy.ResolvedPolicies, proxy bool) policy.FilterSpec {
+	switch {
+	case proxy:
+		return policy.FilterSpec{Enabled: true, Network: policy.SeccompProxyRouted}
+	case !pols.Net.IsEnabled():
+		return policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted}
+	}
+	return policy.FilterSpec{Enabled: true, Network: policy.SeccompNone}
+}
+
+// runHelperInner is the helper's inner stage (spec §2.2 step 5), run
+// inside namespaces that were already built (by bwrap).
+func runHelperInner(h *helperArgs, pols policy.ResolvedPolicies) int {
+	plan := &policy.Plan{Command: h.Command, Filter: innerFilter(pols, h.ProxyMode)}
+	if h.CommandCwd != "" {
+		plan.Chdir = ""
+	}
+	if !h.ProxyMode {
+		return helperExecInPlace(plan)
+	}
+	if !h.hasRouteSpec {
+		return helperPanic("managed proxy mode requires --proxy-route-spec")
+	}
+	routes, err := netns.ParseRouteSpec(h.ProxyRouteSpec)
+	if err == nil {
+		var ports map[string]int
+		var closer func()
+		ports, closer, err = netns.StartInnerUDSBridges(routes)
+		if err == nil {
+			defer closer()
+			plan.Env, err = netns.RewriteEnv(os.Environ(), routes, ports)
+		}
+	}
+	if err != nil {
+		return helperPanic("error activating Linux proxy routing bridge: " + err.Error())
+	}
+	// The bridges are goroutines of this process, so the command cannot
+	// replace it: fork it from a restricted thread and wait.
+	status, err := forkRestricted(plan)
+	if err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			return helperPanic(fmt.Sprintf("Failed to execvp %s: %s", ee.Cmd, rustIOError(ee)))
+		}
+		return helperPanic(fmt.Sprintf("error applying Linux sandbox restrictions: %v", err))
+	}
+	return status
+}
+
+// forkRestricted runs plan's command as a child forked from a disposable
+// thread carrying the plan's filter, and returns its exit status.
+func forkRestricted(plan *policy.Plan) (int, error) {
+	path, err := lookPath(plan.Command[0], plan.Env)
+	if err != nil {
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		return 0, &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}
+	}
+	progs, err := filter.Build(plan.Filter, runtime.GOARCH)
+	if err != nil {
+		return 0, err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	type result struct {
+		pid int
+		err error
+	}
+	ch := make(chan result, 1)
+	done := make(chan struct{})
+	go lsm.RunOnDisposableThread(func() {
+		if err := filter.InstallOnThread(progs); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		pid, err := syscall.ForkExec(path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}})
+		if err != nil {
+			var errno syscall.Errno
+			errors.As(err, &errno)
+			ch <- result{err: &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}}
+			return
+		}
+		ch <- result{pid: pid}
+		<-done
+	})
+	r := <-ch
+	if r.err != nil {
+		return 0, r.err
+	}
+	defer close(done)
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(r.pid, s.(syscall.Signal))
+		}
+	}()
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(r.pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return exitStatus(ws), nil
+	}
+}
+
+// runHelperViaBwrap is helper mode with --engine bwrap: the same plan run
+// by the system bwrap, whose command is zbox's own helper inner stage
+// (spec §7.2), exactly as the real helper builds it.
+func runHelperViaBwrap(h *helperArgs, pols policy.ResolvedPolicies, plan *policy.Plan) int {
+	self, err := os.Executable()
+	if err != nil {
+		return helperPanic(fmt.Sprintf("locate the zbox binary: %v", err))
+	}
+	ser := func(v any, what string) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			panic("failed to serialize " + what)
+		}
+		return string(b)
+	}
+	inner := []string{self, "linux-sandbox", "--sandbox-policy-cwd", h.PolicyCwd}
+	if h.CommandCwd != "" {
+		inner = append(inner, "--command-cwd", h.CommandCwd)
+	}
+	inner = append(inner,
+		"--sandbox-policy", ser(pols.Legacy, "sandbox policy"),
+		"--file-system-sandbox-policy", ser(pols.FS, "filesystem sandbox policy"),
+		"--network-sandbox-policy", ser(pols.Net, "network sandbox policy"),
+		"--apply-seccomp-then-exec")
+	p := *plan
+	p.Mounts = append([]policy.MountOp(nil), plan.Mounts...)
+	// The inner stage is this binary: make it visible in a tmpfs root.
+	p.Mounts = append(p.Mounts, policy.MountOp{Kind: policy.OpROBind, Source: self, Dest: self})
+	if h.ProxyMode {
+		parent := os.Getenv("CODEX_HOME")
+		if parent != "" {
+			parent += "/tmp"
+		}
+		br, err := netns.PrepareHostUDSBridges(parent, plan.Network.Routes)
+		if err != nil {
+			return helperPanic("failed to prepare host proxy routing bridge: " + err.Error())
+		}
+		defer br.Close()
+		spec, err := br.Spec()
+		if err != nil {
+			return helperPanic("failed to prepare host proxy routing bridge: " + err.Error())
+		}
+		inner = append(inner, "--allow-network-for-proxy", "--proxy-route-spec", spec)
+		p.Mounts = append(p.Mounts, policy.MountOp{Kind: policy.OpROBind, Source: br.Dir, Dest: br.Dir})
+	}
+	inner = append(inner, "--")
+	inner = append(inner, h.Command...)
+	status, err := runBwrapEngine(&p, inner)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bwrap: %v\n", err)
+		return exitSetup
+	}
+	return status
+}
