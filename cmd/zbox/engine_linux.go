@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,6 +80,11 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		Stderr:     os.Stderr,
 		ExtraFiles: []*os.File{cfgR, ctlChild}, // fd 3, fd 4
 	}
+	// Caller fds the sandbox must see (bwrap front-end) follow at 5, 6, ...
+	passed := passedFDs(plan)
+	for _, pf := range passed {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(pf.Orig), "passed"))
+	}
 	cmd.SysProcAttr, err = sysProcAttr(plan)
 	if err != nil {
 		ctlChild.Close()
@@ -97,12 +103,17 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	ctlChild.Close()
 	cfgR.Close()
 	logf("init started pid=%d after %s", cmd.Process.Pid, time.Since(t0))
+	if err := writeStartStatus(plan, cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nativeResult{}, &SetupError{Msg: err.Error()}
+	}
 	if opt.OnStart != nil {
 		opt.OnStart(cmd.Process.Pid)
 	}
 
 	cwd, _ := os.Getwd()
-	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping}
+	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, FDs: passed}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -131,8 +142,21 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		defer t.Stop()
 	}
 
-	waitErr := cmd.Wait()
-	cr := <-ctlDone
+	var waitErr error
+	var cr ctlResult
+	if opt.KeepReaping {
+		// bwrap returns as soon as the command exits, leaving pid 1 to
+		// reap whatever the command left running.
+		cr = <-ctlDone
+		if cr.exited {
+			writeExitStatus(plan, cr.status)
+			return nativeResult{Status: cr.status}, nil
+		}
+		waitErr = cmd.Wait()
+	} else {
+		waitErr = cmd.Wait()
+		cr = <-ctlDone
+	}
 	cancel()
 	cr.stopBridges()
 	logf("sandbox exited after %s", time.Since(t0))
@@ -146,10 +170,17 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
 		ws := ee.Sys().(syscall.WaitStatus)
+		status := ws.ExitStatus()
 		if ws.Signaled() {
-			return nativeResult{Status: 128 + int(ws.Signal())}, nil
+			status = 128 + int(ws.Signal())
 		}
-		return nativeResult{Status: ws.ExitStatus()}, nil
+		if cr.started {
+			writeExitStatus(plan, status)
+		}
+		return nativeResult{Status: status}, nil
+	}
+	if cr.started {
+		writeExitStatus(plan, 0)
 	}
 	if waitErr != nil {
 		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("wait for sandbox: %v", waitErr)}
@@ -189,12 +220,15 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 	}
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
-		// The init dies with us, even by SIGKILL; being pid 1, its death
-		// kills every process in the sandbox.
-		Pdeathsig: syscall.SIGKILL,
 		// Own process group: a terminal's ^C reaches only us, and we
 		// forward it once (otherwise the init would get it too).
 		Setpgid: true,
+	}
+	if plan.DieWithParent {
+		// The init dies with us, even by SIGKILL; being pid 1, its death
+		// kills every process in the sandbox. (bwrap without
+		// --die-with-parent lets the sandbox outlive it; so do we.)
+		attr.Pdeathsig = syscall.SIGKILL
 	}
 	if ns.User {
 		uid, gid := os.Getuid(), os.Getgid()
@@ -257,6 +291,8 @@ func userNSHint() string {
 type ctlResult struct {
 	setupErr error
 	started  bool
+	exited   bool
+	status   int
 	bridges  []*netns.Forwarder
 }
 
@@ -287,6 +323,12 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 			res.setupErr = parseExecError(msg[1:])
 		case msgStarted:
 			res.started = true
+		case msgExited:
+			res.exited = true
+			res.status, _ = strconv.Atoi(string(msg[1:]))
+			if opt.KeepReaping {
+				return res
+			}
 		case msgListeners:
 			fds := parseRights(oob[:oobn])
 			var endpoints []string
@@ -360,4 +402,81 @@ func hasCap(c int) bool {
 		return false
 	}
 	return data[c/32].Effective&(1<<(c%32)) != 0
+}
+
+// passedFDs lists the caller fds a plan hands to the sandbox.
+func passedFDs(plan *policy.Plan) []passedFD {
+	var out []passedFD
+	st := plan.Status
+	for _, fd := range st.KeepFDs {
+		out = append(out, passedFD{Orig: fd, Role: "keep"})
+	}
+	if st.SyncFD != nil {
+		out = append(out, passedFD{Orig: *st.SyncFD, Role: "sync"})
+	}
+	if st.BlockFD != nil {
+		out = append(out, passedFD{Orig: *st.BlockFD, Role: "block"})
+	}
+	for _, op := range plan.Mounts {
+		if op.FD != nil {
+			out = append(out, passedFD{Orig: *op.FD, Role: "bind"})
+		}
+	}
+	return out
+}
+
+// namespaceJSON is bwrap's status object: child-pid, then the inode of
+// each namespace that was unshared, in bwrap's fixed order (cgroup, ipc,
+// mnt, net, pid, uts; never user).
+func namespaceJSON(plan *policy.Plan, pid int, sep, indent string) string {
+	ns := plan.Namespaces
+	parts := []string{fmt.Sprintf("%s\"child-pid\": %d", indent, pid)}
+	for _, n := range []struct {
+		name string
+		on   bool
+	}{{"cgroup", ns.Cgroup}, {"ipc", ns.IPC}, {"mnt", true}, {"net", ns.Net}, {"pid", ns.PID}, {"uts", ns.UTS}} {
+		if !n.on {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, n.name), &st); err != nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s\"%s-namespace\": %d", indent, n.name, st.Ino))
+	}
+	return strings.Join(parts, sep)
+}
+
+// writeStartStatus writes --info-fd (then closes it) and the first
+// --json-status-fd line, as bwrap does right after the clone.
+func writeStartStatus(plan *policy.Plan, pid int) error {
+	st := plan.Status
+	if st.InfoFD != nil {
+		body := "{\n" + namespaceJSON(plan, pid, ",\n", "    ") + "\n}\n"
+		if _, err := unix.Write(*st.InfoFD, []byte(body)); err != nil {
+			return fmt.Errorf("Write to info_fd: %v", errnoText(err))
+		}
+		unix.Close(*st.InfoFD)
+	}
+	if st.JSONStatusFD != nil {
+		line := "{ " + namespaceJSON(plan, pid, ", ", "") + " }\n"
+		if _, err := unix.Write(*st.JSONStatusFD, []byte(line)); err != nil {
+			return fmt.Errorf("Write to json_status_fd: %v", errnoText(err))
+		}
+	}
+	if st.UsernsBlockFD != nil {
+		// The caller may now act on the child (bwrap: write its id
+		// maps); wait for its byte. zbox has written the maps itself.
+		var b [1]byte
+		_, _ = unix.Read(*st.UsernsBlockFD, b[:])
+	}
+	return nil
+}
+
+// writeExitStatus writes bwrap's final json-status line.
+func writeExitStatus(plan *policy.Plan, status int) {
+	if fd := plan.Status.JSONStatusFD; fd != nil {
+		_, _ = unix.Write(*fd, []byte(fmt.Sprintf("{ \"exit-code\": %d }\n", status)))
+		unix.Close(*fd)
+	}
 }

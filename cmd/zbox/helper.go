@@ -119,7 +119,7 @@ func clapValueName(flag string) string {
 // the panic's exit status. Callers (codex-core, zerobox) match the
 // message by substring.
 func helperPanic(msg string) int {
-	fmt.Fprintf(os.Stderr, "thread 'main' panicked at linux-sandbox/src/linux_run_main.rs:1:1:\n%s\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n", msg)
+	fmt.Fprintf(os.Stderr, "thread 'main' (%d) panicked at linux-sandbox/src/linux_run_main.rs:1:1:\n%s\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n", os.Getpid(), msg)
 	return 101
 }
 
@@ -132,7 +132,7 @@ func rustIOError(e *ExecError) string {
 func runHelper(args []string) int {
 	h, err := parseHelperArgs(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%v\n\nFor more information, try '--help'.\n", err)
+		fmt.Fprintf(os.Stderr, "%v\n\nUsage: codex-linux-sandbox --sandbox-policy-cwd <SANDBOX_POLICY_CWD> [COMMAND]...\n\nFor more information, try '--help'.\n", err)
 		return 2
 	}
 	// 1. Empty command.

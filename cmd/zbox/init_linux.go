@@ -76,6 +76,21 @@ func (in *initProc) run() int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD)
 
+	// bwrap's --bind-fd/--ro-bind-fd: the source is a caller fd that the
+	// outer passed on; bind it through our own /proc/self/fd entry.
+	bindFDs := map[int]int{}
+	for i, pf := range in.cfg.FDs {
+		if pf.Role == "bind" {
+			bindFDs[pf.Orig] = firstPassedFD + i
+		}
+	}
+	for i := range p.Mounts {
+		if op := &p.Mounts[i]; op.FD != nil {
+			if fd, ok := bindFDs[*op.FD]; ok {
+				op.Source = fmt.Sprintf("/proc/self/fd/%d", fd)
+			}
+		}
+	}
 	if p.Namespaces.Mount {
 		var logf func(string, ...any)
 		if in.log != nil {
@@ -155,8 +170,44 @@ func (in *initProc) run() int {
 		}
 	}
 
+	// bwrap's --lock-file: pid 1 holds a read lock on each file (opened
+	// inside the sandbox) for as long as the sandbox lives.
+	for _, lf := range p.Status.LockFiles {
+		fd, err := unix.Open(lf, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			initFail(in.ctl, fmt.Sprintf("Unable to open lock file %s: %s", lf, errnoText(err)))
+		}
+		lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0}
+		if err := unix.FcntlFlock(uintptr(fd), unix.F_SETLK, &lk); err != nil {
+			initFail(in.ctl, fmt.Sprintf("Unable to lock file %s: %s", lf, errnoText(err)))
+		}
+	}
+	files := []uintptr{0, 1, 2}
+	for i, pf := range in.cfg.FDs {
+		fd := firstPassedFD + i
+		switch pf.Role {
+		case "block":
+			// bwrap's --block-fd: wait for one byte (or EOF) before the
+			// command starts.
+			var b [1]byte
+			for {
+				if _, err := unix.Read(fd, b[:]); !errors.Is(err, unix.EINTR) {
+					break
+				}
+			}
+			unix.Close(fd)
+		case "keep":
+			for len(files) <= pf.Orig {
+				files = append(files, ^uintptr(0)) // -1: closed in the child
+			}
+			files[pf.Orig] = uintptr(fd)
+		}
+		// "sync" stays open, close-on-exec, in pid 1 only: the caller
+		// sees it close when the sandbox is gone.
+	}
+
 	done := make(chan struct{})
-	pid, err := in.spawn(path, argv, env, cwd, progs, done)
+	pid, err := in.spawn(path, argv, env, cwd, progs, files, done)
 	if err != nil {
 		var ee *execErr
 		if errors.As(err, &ee) {
@@ -200,6 +251,7 @@ func (in *initProc) reap(target int, sigs chan os.Signal, done chan struct{}) in
 			if pid == target {
 				status = exitStatus(ws)
 				close(done)
+				sendMsg(in.ctl, append([]byte{msgExited}, strconv.Itoa(status)...), nil)
 				in.step("target exited", "status", status)
 				if !in.cfg.KeepReaping {
 					// Returning makes pid 1 exit; the kernel then kills
@@ -244,7 +296,7 @@ func (e *execErr) Error() string { return e.err.Error() }
 // runtime destroys it instead of reusing a restricted thread. It also
 // stays alive until the target has exited, because a parent-death signal
 // is tied to the forking thread, not the process (golang/go#27505).
-func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []filter.Program, done chan struct{}) (int, error) {
+func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []filter.Program, files []uintptr, done chan struct{}) (int, error) {
 	type result struct {
 		pid int
 		err error
@@ -282,7 +334,6 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 			// without one, the target needs its own death signal.
 			sys.Pdeathsig = syscall.SIGKILL
 		}
-		files := []uintptr{0, 1, 2}
 		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys})
 		if err != nil {
 			ch <- result{err: &execErr{err}}

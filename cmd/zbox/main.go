@@ -15,10 +15,26 @@ import (
 func main() {
 	// Stage dispatch happens before any flag parsing: the init is not a
 	// user-facing command and must not be reachable through the grammar.
-	switch filepath.Base(os.Args[0]) {
-	case initArg0:
+	base := filepath.Base(os.Args[0])
+	switch {
+	case base == initArg0:
 		runInit()
 		return
+	case base == "bwrap":
+		os.Exit(runBwrapMode(os.Args[0], os.Args[1:]))
+	case helperNames[base]:
+		os.Exit(runHelper(os.Args[1:]))
+	}
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "bwrap":
+			os.Exit(runBwrapMode("bwrap", os.Args[2:]))
+		case "linux-sandbox":
+			os.Exit(runHelper(os.Args[2:]))
+		case "exec-inner":
+			// zbox's inner stage under the bwrap engine (internal).
+			os.Exit(runExecInner(os.Args[2:]))
+		}
 	}
 	os.Exit(runCLI(os.Args[1:]))
 }

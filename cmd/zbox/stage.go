@@ -48,7 +48,19 @@ type initConfig struct {
 	// other process in the sandbox has exited (bwrap's behaviour). zbox's
 	// default kills them: nothing outlives the command.
 	KeepReaping bool `json:"keep_reaping,omitempty"`
+	// FDs are caller fds passed through to the sandbox, in the init at
+	// firstPassedFD+i, with the number the caller gave and their role.
+	FDs []passedFD `json:"fds,omitempty"`
 }
+
+// passedFD is one caller fd handed to the init (bwrap front-end).
+type passedFD struct {
+	Orig int    `json:"orig"` // the number the caller used (and the target sees)
+	Role string `json:"role"` // "keep" (target inherits), "sync" (pid 1 holds), "block" (read before exec)
+}
+
+// firstPassedFD is where passed fds start in the init (3: config, 4: control).
+const firstPassedFD = 5
 
 // Messages on the control socket (SOCK_SEQPACKET, fd 4 in the init).
 const (
@@ -56,6 +68,7 @@ const (
 	msgExecError  = 'X' // X<errno>\x00<command>: the target could not be executed
 	msgListeners  = 'L' // L<json endpoints> + SCM_RIGHTS listener fds
 	msgStarted    = 'S' // S<pid in the sandbox>
+	msgExited     = 'Q' // Q<status>: the target exited (sent before pid 1 waits for the rest)
 )
 
 // SetupError is a failure before the target ran.

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/zbox-sandbox/zbox/cmd/zbox/bwrapcli"
+)
+
+// runBwrapMode is `zbox bwrap ARGS` and zbox run through a symlink named
+// bwrap: bubblewrap's command line with bubblewrap's semantics (no
+// implicit seccomp, a uid-0 caller keeps its capabilities unless it uses
+// --cap-drop, errors as "bwrap: ..." with status 1), carried out by the
+// native engine.
+func runBwrapMode(argv0 string, args []string) int {
+	name := filepath.Base(argv0)
+	opts, err := bwrapcli.Parse(args, bwrapcli.OSEnv{})
+	if err != nil {
+		if e, ok := err.(*bwrapcli.Error); ok {
+			fmt.Fprint(os.Stderr, e.Stderr(name))
+		} else {
+			fmt.Fprintf(os.Stderr, "bwrap: %v\n", err)
+		}
+		return exitSetup
+	}
+	for _, w := range opts.Warnings {
+		fmt.Fprintln(os.Stderr, w)
+	}
+	switch {
+	case opts.Help:
+		fmt.Print(bwrapcli.Usage(name))
+		return 0
+	case opts.Version:
+		fmt.Println(bwrapcli.VersionString())
+		return 0
+	}
+	prefix := "bwrap: "
+	if opts.LevelPrefix {
+		prefix = "<3>bwrap: "
+	}
+	// bwrap's monitor returns as soon as the command exits; pid 1 keeps
+	// reaping whatever the command left behind.
+	res, err := runNative(opts.Plan, nativeOptions{KeepReaping: opts.Plan.Namespaces.PID})
+	if err != nil {
+		if ee, ok := err.(*ExecError); ok {
+			fmt.Fprintf(os.Stderr, "%sexecvp %s: %s\n", prefix, ee.Cmd, ee.Text)
+			return exitSetup
+		}
+		fmt.Fprintf(os.Stderr, "%s%v\n", prefix, err)
+		return exitSetup
+	}
+	return res.Status
+}
