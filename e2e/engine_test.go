@@ -417,3 +417,25 @@ func planFile(t testing.TB, plan *policy.Plan) string {
 	writePlan(t, f, plan)
 	return f
 }
+
+// TestEngineRemovesGhostMountPoints: a mask over a path that does not
+// exist inside a writable host directory needs a mount point created on
+// the host; zbox removes it (and the directories it created) afterwards,
+// where bwrap leaves them behind.
+func TestEngineRemovesGhostMountPoints(t *testing.T) {
+	d := hostDir(t)
+	r := runPlan(t, basePlan("test -e "+d+"/missing/sub/.codex && echo masked",
+		policy.MountOp{Kind: policy.OpBind, Source: d, Dest: d},
+		policy.MountOp{Kind: policy.OpROBind, Source: "/dev/null", Dest: d + "/missing/sub/.codex"},
+		policy.MountOp{Kind: policy.OpTmpfs, Dest: d + "/scratch"}))
+	mustExit(t, r, 0)
+	mustContain(t, r, "masked")
+	ents, _ := os.ReadDir(d)
+	if len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("mount points left on the host: %v", names)
+	}
+}

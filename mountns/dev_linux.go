@@ -27,6 +27,7 @@ func (b *builder) dev(op *policy.MountOp) error {
 	if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID, "mode=0755"); err != nil {
 		return mountErr("mount tmpfs for /dev", "tmpfs", op.Dest, err)
 	}
+	b.layers = append(b.layers, layer{dest: d})
 	for _, n := range devNodes {
 		src := oldRoot + "/dev/" + n
 		dst := filepath.Join(d, n)
@@ -92,6 +93,7 @@ func (b *builder) proc(op *policy.MountOp) error {
 		return err
 	}
 	const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	b.layers = append(b.layers, layer{dest: d}) // nothing is created under /proc
 	err = unix.Mount("proc", d, "proc", procFlags, "")
 	if err == nil {
 		b.res.Proc = "fresh"

@@ -38,6 +38,10 @@ type Options struct {
 
 // Result says what Build did where it had a choice.
 type Result struct {
+	// Ghosts are the mount points Build had to create on host
+	// filesystems (under a host bind), oldest first. They outlive the
+	// sandbox unless the caller removes them (see RemoveGhosts).
+	Ghosts []Ghost
 	// Proc is "fresh" when a new procfs was mounted, "host" when the
 	// outer /proc was bound instead, "none" when /proc was skipped.
 	Proc string
@@ -76,6 +80,7 @@ func Build(ops []policy.MountOp, opt Options) (Result, error) {
 }
 
 type builder struct {
+	layers   []layer // mounts made so far, for hostPathOf
 	logf     func(string, ...any)
 	res      Result
 	sources  map[int]string // op index -> realpath of its source, resolved in the host view
@@ -223,7 +228,7 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 			return mountErr("resolve dir", "", op.Dest, err)
 		}
 		mode := perms(op, 0o755)
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := b.mkdirAll(d); err != nil {
 			return mountErr("mkdir", "", op.Dest, err)
 		}
 		// MkdirAll leaves an existing directory alone; bwrap chmods only
@@ -313,6 +318,7 @@ func (b *builder) bind(idx int, op *policy.MountOp) error {
 	if err := unix.Mount(hostSrc, d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return mountErr("bind", op.Source, op.Dest, err)
 	}
+	b.layers = append(b.layers, layer{dest: d, host: src})
 	attr := uint64(unix.MOUNT_ATTR_NOSUID)
 	if op.Kind != policy.OpDevBind {
 		attr |= unix.MOUNT_ATTR_NODEV
@@ -338,6 +344,7 @@ func (b *builder) tmpfs(op *policy.MountOp) error {
 	if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 		return mountErr("mount tmpfs", "tmpfs", op.Dest, err)
 	}
+	b.layers = append(b.layers, layer{dest: d})
 	return nil
 }
 
@@ -359,6 +366,7 @@ func (b *builder) bindData(op *policy.MountOp) error {
 	if err := unix.Mount(tmp, d, "", unix.MS_BIND, ""); err != nil {
 		return mountErr("bind data", "", op.Dest, err)
 	}
+	b.layers = append(b.layers, layer{dest: d})
 	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
 	if op.Kind == policy.OpROBindData {
 		attr |= unix.MOUNT_ATTR_RDONLY
@@ -394,7 +402,7 @@ func (b *builder) mkdirDest(p string) (string, error) {
 	if err != nil {
 		return "", mountErr("resolve destination", "", p, err)
 	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := b.mkdirAll(d); err != nil {
 		return "", mountErr("mkdir", "", p, err)
 	}
 	return d, nil
@@ -407,7 +415,7 @@ func (b *builder) parentsOf(p string) (string, error) {
 	if err != nil {
 		return "", mountErr("resolve destination", "", p, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+	if err := b.mkdirAll(filepath.Dir(d)); err != nil {
 		return "", mountErr("mkdir parents", "", p, err)
 	}
 	return d, nil
@@ -426,20 +434,22 @@ func (b *builder) mountPoint(p string, dir bool) (string, error) {
 	if _, err := os.Lstat(d); err == nil {
 		return d, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(d), 0o755); err != nil {
+	if err := b.mkdirAll(filepath.Dir(d)); err != nil {
 		return "", mountErr("mkdir parents of mount point", "", p, err)
 	}
 	if dir {
 		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return "", mountErr("mkdir mount point", "", p, err)
 		}
+		b.created(d, true)
 		return d, nil
 	}
-	f, err := os.OpenFile(d, os.O_CREATE|os.O_WRONLY, 0o444)
+	f, err := os.OpenFile(d, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
 	if err != nil {
 		return "", mountErr("create mount point", "", p, err)
 	}
 	f.Close()
+	b.created(d, false)
 	return d, nil
 }
 

@@ -41,7 +41,7 @@ func runBwrapMode(argv0 string, args []string) int {
 	}
 	// bwrap's monitor returns as soon as the command exits; pid 1 keeps
 	// reaping whatever the command left behind.
-	res, err := runNative(opts.Plan, nativeOptions{KeepReaping: opts.Plan.Namespaces.PID})
+	res, err := runNative(opts.Plan, nativeOptions{KeepReaping: opts.Plan.Namespaces.PID, KeepGhosts: true})
 	if err != nil {
 		if ee, ok := err.(*ExecError); ok {
 			fmt.Fprintf(os.Stderr, "%sexecvp %s: %s\n", prefix, ee.Cmd, ee.Text)

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/netns"
 
 	"github.com/zbox-sandbox/zbox/policy"
@@ -26,7 +27,10 @@ import (
 type nativeOptions struct {
 	Debug       bool
 	KeepReaping bool
-	Timeout     time.Duration
+	// KeepGhosts leaves mount points created on the host in place
+	// (bwrap's behaviour) instead of removing them afterwards.
+	KeepGhosts bool
+	Timeout    time.Duration
 	// Proxy, when set, serves bridged connections in-process (zbox's own
 	// allow-list) instead of dialing the route endpoints.
 	Proxy *netns.Proxy
@@ -159,6 +163,12 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	}
 	cancel()
 	cr.stopBridges()
+	if !opt.KeepGhosts {
+		// Mount points the build had to create on host filesystems
+		// (bwrap leaves them behind); the sandbox is gone, so nothing
+		// covers them any more.
+		mountns.RemoveGhosts(cr.ghosts)
+	}
 	logf("sandbox exited after %s", time.Since(t0))
 
 	if cr.setupErr != nil {
@@ -289,6 +299,7 @@ func userNSHint() string {
 }
 
 type ctlResult struct {
+	ghosts   []mountns.Ghost
 	setupErr error
 	started  bool
 	exited   bool
@@ -321,6 +332,11 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 			res.setupErr = &SetupError{Msg: string(msg[1:])}
 		case msgExecError:
 			res.setupErr = parseExecError(msg[1:])
+		case msgGhosts:
+			var g []mountns.Ghost
+			if json.Unmarshal(msg[1:], &g) == nil {
+				res.ghosts = append(res.ghosts, g...)
+			}
 		case msgStarted:
 			res.started = true
 		case msgExited:

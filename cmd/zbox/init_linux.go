@@ -101,6 +101,10 @@ func (in *initProc) run() int {
 			initFail(in.ctl, err.Error())
 		}
 		in.step("mounts built", "ops", len(p.Mounts), "proc", res.Proc)
+		if len(res.Ghosts) > 0 {
+			b, _ := json.Marshal(res.Ghosts)
+			sendMsg(in.ctl, append([]byte{msgGhosts}, b...), nil)
+		}
 	}
 	if p.Hostname != "" {
 		if err := unix.Sethostname([]byte(p.Hostname)); err != nil {

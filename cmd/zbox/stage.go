@@ -69,6 +69,7 @@ const (
 	msgListeners  = 'L' // L<json endpoints> + SCM_RIGHTS listener fds
 	msgStarted    = 'S' // S<pid in the sandbox>
 	msgExited     = 'Q' // Q<status>: the target exited (sent before pid 1 waits for the rest)
+	msgGhosts     = 'G' // G<json []mountns.Ghost>: mount points created on the host
 )
 
 // SetupError is a failure before the target ran.

@@ -1,0 +1,114 @@
+package mountns
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ghost mount points.
+//
+// A bind needs an existing mount point. When a destination is missing and
+// lies under a host directory bound read-write into the sandbox (say a
+// deny mask for a file that does not exist yet inside a writable
+// workspace), the only place to create that mount point is the host
+// directory itself — bubblewrap does this and leaves the empty file or
+// directory behind on the host (Codex issue #19317, bwrap test 47). zbox
+// records every such entry, with its identity, so the host side can remove
+// it once the sandbox is gone.
+
+// Ghost is one entry created on a host filesystem while building the root.
+type Ghost struct {
+	HostPath string `json:"path"`
+	Dir      bool   `json:"dir,omitempty"`
+	Dev      uint64 `json:"dev"`
+	Ino      uint64 `json:"ino"`
+}
+
+// layer is one mount made while building: its resolved destination under
+// /newroot and, for binds, the host path it shows ("" for tmpfs and other
+// sandbox-private filesystems).
+type layer struct {
+	dest string
+	host string
+}
+
+// hostPathOf maps a path under /newroot to the host path it is stored at,
+// if the latest mount covering it is a bind of a host path.
+func (b *builder) hostPathOf(p string) (string, bool) {
+	for i := len(b.layers) - 1; i >= 0; i-- {
+		l := b.layers[i]
+		if p == l.dest || strings.HasPrefix(p, strings.TrimSuffix(l.dest, "/")+"/") {
+			if l.host == "" {
+				return "", false
+			}
+			rel := strings.TrimPrefix(p, l.dest)
+			return filepath.Join(l.host, rel), true
+		}
+	}
+	// Not under any mount we made: the scratch tmpfs.
+	return "", false
+}
+
+// created records p (under /newroot) as a ghost if it lives on the host.
+func (b *builder) created(p string, dir bool) {
+	hp, ok := b.hostPathOf(p)
+	if !ok {
+		return
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return
+	}
+	b.res.Ghosts = append(b.res.Ghosts, Ghost{HostPath: hp, Dir: dir, Dev: st.Dev, Ino: st.Ino})
+}
+
+// mkdirAll creates p and its missing parents (mode 0755), recording each
+// directory it creates.
+func (b *builder) mkdirAll(p string) error {
+	if fi, err := os.Stat(p); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return &fs.PathError{Op: "mkdir", Path: p, Err: unix.ENOTDIR}
+	}
+	if parent := filepath.Dir(p); parent != p {
+		if err := b.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	b.created(p, true)
+	return nil
+}
+
+// RemoveGhosts deletes, newest first, the ghosts that are still exactly
+// what Build created: same device and inode, an empty regular file or an
+// empty directory. Anything the sandboxed command turned into real data is
+// left alone. It runs on the host side after the sandbox has exited.
+func RemoveGhosts(ghosts []Ghost) {
+	for i := len(ghosts) - 1; i >= 0; i-- {
+		g := ghosts[i]
+		var st unix.Stat_t
+		if err := unix.Lstat(g.HostPath, &st); err != nil {
+			continue
+		}
+		if st.Dev != g.Dev || st.Ino != g.Ino {
+			continue
+		}
+		if g.Dir {
+			_ = unix.Rmdir(g.HostPath) // fails, harmlessly, unless empty
+		} else if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
+			_ = unix.Unlink(g.HostPath)
+		}
+	}
+}
