@@ -439,3 +439,36 @@ func TestEngineRemovesGhostMountPoints(t *testing.T) {
 		t.Fatalf("mount points left on the host: %v", names)
 	}
 }
+
+// TestEngineWithoutBwrap runs the native engine on a host where bubblewrap
+// is unusable: /usr/bin/bwrap is covered with /dev/null in a private mount
+// namespace. Nothing changes: zbox never runs bwrap.
+func TestEngineWithoutBwrap(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1) from util-linux")
+	}
+	d := hostDir(t)
+	f := planFile(t, basePlan(fmt.Sprintf("bwrap --version >/dev/null 2>&1 && echo bwrap-works; echo hi > %s/f; ls /proc | grep -c '^[0-9]'; exit 9", d),
+		policy.MountOp{Kind: policy.OpBind, Source: d, Dest: d}))
+	hide := ""
+	for _, p := range []string{"/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap"} {
+		if _, err := os.Stat(p); err == nil {
+			hide += fmt.Sprintf("mount --bind /dev/null %s && ", p)
+		}
+	}
+	args := []string{"-m"}
+	if !isRoot() {
+		// An unprivileged user needs its own user namespace to mount;
+		// zbox then runs as root of that namespace (which has
+		// CAP_SETFCAP there, so it can map itself).
+		args = []string{"-Urm"}
+	}
+	r := runCmd(t, "", "unshare", append(args, "sh", "-c", hide+"exec "+zboxBin+" exec-plan "+f)...)
+	mustExit(t, r, 9)
+	if strings.Contains(r.Stdout, "bwrap-works") {
+		t.Fatalf("bwrap still usable in the test setup:\n%s", r)
+	}
+	if b, err := os.ReadFile(filepath.Join(d, "f")); err != nil || string(b) != "hi\n" {
+		t.Fatalf("writable root did not work without bwrap: %q %v\n%s", b, err, r)
+	}
+}
