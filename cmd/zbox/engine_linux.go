@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -75,52 +74,49 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	ctlChild := os.NewFile(uintptr(pair[1]), "ctl")
 	defer unix.Close(ctlParent)
 
-	exe := "/proc/self/exe"
-	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{initArg0},
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{cfgR, ctlChild}, // fd 3, fd 4
-	}
+	// syscall.ForkExec rather than os/exec: os/exec's first start probes
+	// pidfd support by cloning a throw-away child, which every sandbox
+	// would pay for. The init is waited for with wait4 directly.
+	files := []uintptr{0, 1, 2, cfgR.Fd(), ctlChild.Fd()} // fd 3: config, fd 4: control
 	// Caller fds the sandbox must see (bwrap front-end) follow at 5, 6, ...
 	passed := passedFDs(plan)
 	for _, pf := range passed {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(pf.Orig), "passed"))
+		files = append(files, uintptr(pf.Orig))
 	}
-	cmd.SysProcAttr, err = sysProcAttr(plan)
+	sys, err := sysProcAttr(plan)
 	if err != nil {
 		ctlChild.Close()
 		return nativeResult{}, err
 	}
 	// Forward signals from the moment the init exists. Registered before
-	// Start so that none is lost in between.
+	// the start so that none is lost in between.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
 
-	if err := cmd.Start(); err != nil {
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArg0}, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	if err != nil {
 		ctlChild.Close()
 		return nativeResult{}, startError(err)
 	}
+	init := &initHandle{pid: pid}
 	ctlChild.Close()
 	cfgR.Close()
-	logf("init started pid=%d after %s", cmd.Process.Pid, time.Since(t0))
-	if err := writeStartStatus(plan, cmd.Process.Pid); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	logf("init started pid=%d after %s", pid, time.Since(t0))
+	if err := writeStartStatus(plan, pid); err != nil {
+		init.kill()
+		init.wait()
 		return nativeResult{}, &SetupError{Msg: err.Error()}
 	}
 	if opt.OnStart != nil {
-		opt.OnStart(cmd.Process.Pid)
+		opt.OnStart(pid)
 	}
 
 	cwd, _ := os.Getwd()
 	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, FDs: passed}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		init.kill()
+		init.wait()
 		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("send config to sandbox init: %v", err)}
 	}
 	cfgW.Close()
@@ -132,7 +128,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 
 	go func() {
 		for s := range sigs {
-			_ = cmd.Process.Signal(s)
+			_ = unix.Kill(pid, s.(syscall.Signal))
 		}
 	}()
 
@@ -141,11 +137,12 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		t := time.AfterFunc(opt.Timeout, func() {
 			timedOut = true
 			// SIGKILL to pid 1 tears down the whole pid namespace.
-			_ = cmd.Process.Kill()
+			init.kill()
 		})
 		defer t.Stop()
 	}
 
+	var ws syscall.WaitStatus
 	var waitErr error
 	var cr ctlResult
 	if opt.KeepReaping {
@@ -156,9 +153,9 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 			writeExitStatus(plan, cr.status)
 			return nativeResult{Status: cr.status}, nil
 		}
-		waitErr = cmd.Wait()
+		ws, waitErr = init.wait()
 	} else {
-		waitErr = cmd.Wait()
+		ws, waitErr = init.wait()
 		cr = <-ctlDone
 	}
 	cancel()
@@ -177,28 +174,35 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if timedOut {
 		return nativeResult{Status: 124, TimedOut: true}, nil
 	}
-	var ee *exec.ExitError
-	if errors.As(waitErr, &ee) {
-		ws := ee.Sys().(syscall.WaitStatus)
-		status := ws.ExitStatus()
-		if ws.Signaled() {
-			status = 128 + int(ws.Signal())
-		}
-		if cr.started {
-			writeExitStatus(plan, status)
-		}
-		return nativeResult{Status: status}, nil
-	}
-	if cr.started {
-		writeExitStatus(plan, 0)
-	}
 	if waitErr != nil {
 		return nativeResult{}, &SetupError{Msg: fmt.Sprintf("wait for sandbox: %v", waitErr)}
 	}
-	if !cr.started {
-		return nativeResult{}, &SetupError{Msg: "sandbox init exited before starting the command"}
+	status := ws.ExitStatus()
+	if ws.Signaled() {
+		status = 128 + int(ws.Signal())
 	}
-	return nativeResult{Status: 0}, nil
+	if cr.started {
+		writeExitStatus(plan, status)
+		return nativeResult{Status: status}, nil
+	}
+	return nativeResult{}, &SetupError{Msg: fmt.Sprintf("sandbox init exited before starting the command (status %d)", status)}
+}
+
+// initHandle is the sandbox's init as seen from the host side.
+type initHandle struct{ pid int }
+
+func (h *initHandle) kill() { _ = unix.Kill(h.pid, unix.SIGKILL) }
+
+// wait reaps the init, retrying EINTR.
+func (h *initHandle) wait() (syscall.WaitStatus, error) {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(h.pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		return ws, err
+	}
 }
 
 // sysProcAttr creates every namespace at clone time and maps the caller's
