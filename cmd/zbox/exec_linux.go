@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -88,4 +89,75 @@ func execInPlace(plan *policy.Plan) error {
 	var errno syscall.Errno
 	errors.As(err, &errno)
 	return &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}
+}
+
+// landlockFromPlan derives the Landlock-only equivalent of a namespace
+// plan, for hosts without user namespaces: binds become read or write
+// rules on their sources, the tmpfs root becomes "read only the bound
+// paths". What Landlock cannot express is returned in weaker, one short
+// phrase each, for the warning line: deny masks inside readable paths
+// (Landlock only grants), protected read-only subpaths inside writable
+// roots, the private /proc, /dev and /tmp, and the pid/ipc/uts/net
+// namespaces.
+func landlockFromPlan(plan *policy.Plan) (spec policy.LandlockSpec, weaker []string) {
+	spec = policy.LandlockSpec{FS: true, Scope: true, Required: true}
+	var masks, protected bool
+	writable := map[string]bool{}
+	for _, op := range plan.Mounts {
+		switch op.Kind {
+		case policy.OpROBind:
+			if op.Source == "/dev/null" {
+				masks = true
+				continue
+			}
+			for w := range writable {
+				if op.Source == w || strings.HasPrefix(op.Source, strings.TrimSuffix(w, "/")+"/") {
+					protected = true
+				}
+			}
+			spec.ReadPaths = append(spec.ReadPaths, op.Source)
+		case policy.OpBind, policy.OpDevBind:
+			spec.WritePaths = append(spec.WritePaths, op.Source)
+			writable[op.Source] = true
+		case policy.OpROBindData, policy.OpBindData:
+			masks = true
+		case policy.OpTmpfs:
+			if op.Dest != "/" {
+				masks = true
+			}
+		}
+	}
+	// Programs need /dev and /proc even when the plan built private ones.
+	spec.ReadPaths = append(spec.ReadPaths, "/proc", "/dev")
+	if masks {
+		weaker = append(weaker, "deny-read paths are not hidden")
+	}
+	if protected {
+		weaker = append(weaker, "read-only paths inside writable ones (.git, .codex) stay writable")
+	}
+	if plan.Namespaces.Net && plan.Network.Mode == policy.NetProxyOnly {
+		weaker = append(weaker, "no proxy bridge: all IP networking is denied")
+	}
+	weaker = append(weaker, "no private /proc, /dev, pid, ipc or uts namespace")
+	return spec, weaker
+}
+
+// runLandlockOnly runs plan's command in this process with no namespaces:
+// Landlock (from landlockFromPlan) and the plan's seccomp filter, then
+// execve. Proxy-only networking fails closed there: the filter denies
+// every IP socket. It returns only on failure.
+func runLandlockOnly(plan *policy.Plan) error {
+	p := *plan
+	spec, _ := landlockFromPlan(plan)
+	if p.Landlock != nil {
+		spec.Scope = p.Landlock.Scope
+	}
+	p.Landlock = &spec
+	if p.Network.Mode == policy.NetProxyOnly {
+		p.Filter.Enabled = true
+		p.Filter.Network = policy.SeccompRestricted
+	}
+	p.Namespaces = policy.Namespaces{}
+	p.Mounts = nil
+	return execInPlace(&p)
 }
