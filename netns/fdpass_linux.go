@@ -55,6 +55,9 @@ func RecvFDs(c *net.UnixConn, maxFDs, maxMsg int) ([]int, []byte, error) {
 	buf := make([]byte, maxMsg)
 	oob := make([]byte, unix.CmsgSpace(max(maxFDs, 1)*4))
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	if errors.Is(err, io.EOF) {
+		return nil, nil, io.EOF
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("receiving file descriptors over %s: %w", describeUnixConn(c), err)
 	}
@@ -105,7 +108,7 @@ func closeFDs(fds []int) {
 }
 
 func describeUnixConn(c *net.UnixConn) string {
-	if a := c.LocalAddr(); a != nil && a.String() != "" {
+	if a := c.LocalAddr(); a != nil && a.String() != "" && a.String() != "@" {
 		return "unix socket " + a.String()
 	}
 	return "unix socketpair"

@@ -20,18 +20,69 @@ import (
 //
 // Setting IFF_UP is enough on current kernels: bringing lo up makes the
 // kernel add 127.0.0.1/8 and ::1/128 and their local routes itself, so no
-// RTM_NEWADDR is needed (bwrap sends one anyway). Errors read like
-// bwrap's ("loopback: Failed RTM_NEWLINK: …"), which tools match on, and
-// explain the usual cause of EPERM.
+// RTM_NEWADDR is needed (bwrap sends one anyway). If netlink is refused
+// (a zbox nested in a network-restricted sandbox inherits a seccomp
+// filter that denies AF_NETLINK sockets), the SIOCSIFFLAGS ioctl, which
+// works on any socket, is tried instead. Errors read like bwrap's
+// ("loopback: Failed RTM_NEWLINK: …"), which tools match on, and explain
+// the usual cause of EPERM.
 func LoopbackUp() error {
 	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EPROTONOSUPPORT) {
+		if loopbackUpIoctl() == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("loopback: Failed RTM_NEWLINK: %w%s", err, loopbackHint(err))
+}
+
+// withIoctlSocket runs fn with a throw-away AF_UNIX socket: interface
+// ioctls work on any socket family, and AF_UNIX is the one a seccomp
+// filter is least likely to refuse.
+func withIoctlSocket(fn func(fd int) error) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("loopback: Failed RTM_GETLINK: %w%s", err, loopbackHint(err))
+		return err
 	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("loopback: Failed RTM_NEWLINK: %w%s", err, loopbackHint(err))
-	}
-	return nil
+	defer unix.Close(fd)
+	return fn(fd)
+}
+
+// loopbackIsUp reads lo's IFF_UP flag (SIOCGIFFLAGS needs no capability).
+func loopbackIsUp() (bool, error) {
+	var up bool
+	err := withIoctlSocket(func(fd int) error {
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return err
+		}
+		up = ifr.Uint16()&unix.IFF_UP != 0
+		return nil
+	})
+	return up, err
+}
+
+func loopbackUpIoctl() error {
+	return withIoctlSocket(func(fd int) error {
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return err
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	})
 }
 
 // apparmorUsernsSysctl is Ubuntu's switch that strips capabilities from
@@ -52,24 +103,31 @@ func loopbackHint(err error) string {
 	return h + ")"
 }
 
-// ListenLoopback listens on 127.0.0.1:0 (TCP). If the bind fails because
-// lo is still down (EADDRNOTAVAIL, ENETUNREACH), it brings lo up with
-// [LoopbackUp] and tries once more, as the helper's local bridge does.
+// ListenLoopback listens on 127.0.0.1:0 (TCP) after making sure lo is
+// up, bringing it up with [LoopbackUp] if it is not.
+//
+// The helper instead binds first and brings lo up only when the bind
+// fails with EADDRNOTAVAIL or ENETUNREACH. That is not enough: on newer
+// kernels (seen on 6.18) binding 127.0.0.1 succeeds in a fresh namespace
+// whose lo is still down, and only connects fail, with ENETUNREACH. So
+// the interface's own IFF_UP flag decides.
 func ListenLoopback() (*net.TCPListener, error) {
-	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
-	l, err := net.ListenTCP("tcp4", addr)
-	if err == nil {
-		return l, nil
-	}
-	if !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENETUNREACH) {
+	if err := ensureLoopbackUp(); err != nil {
 		return nil, fmt.Errorf("cannot listen on 127.0.0.1 for the proxy bridge: %w", err)
 	}
-	if lerr := LoopbackUp(); lerr != nil {
-		return nil, fmt.Errorf("cannot listen on 127.0.0.1 for the proxy bridge (%v), and bringing lo up failed: %w", err, lerr)
-	}
-	l, err = net.ListenTCP("tcp4", addr)
+	l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on 127.0.0.1 for the proxy bridge even after bringing lo up: %w", err)
+		return nil, fmt.Errorf("cannot listen on 127.0.0.1 for the proxy bridge: %w", err)
 	}
 	return l, nil
+}
+
+// ensureLoopbackUp calls LoopbackUp unless lo is already up. Reading the
+// flags needs no capability (nor netlink), so this works unchanged in the
+// host namespace, where zbox may hold no CAP_NET_ADMIN.
+func ensureLoopbackUp() error {
+	if up, err := loopbackIsUp(); err == nil && up {
+		return nil
+	}
+	return LoopbackUp()
 }

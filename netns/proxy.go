@@ -297,7 +297,7 @@ func displayTarget(host string, port int) string {
 	return strconv.Quote(host) + ":" + strconv.Itoa(port)
 }
 
-// --- SOCKS5 (RFC 1928), no authentication, CONNECT only ---
+// --- SOCKS5 (RFC 1928): no-auth or ignored username/password, CONNECT only ---
 
 const (
 	socksOK             = 0x00
@@ -325,16 +325,43 @@ func (s *session) serveSOCKS5(ctx context.Context) {
 	if _, err := io.ReadFull(s.br, methods); err != nil {
 		return
 	}
-	noAuth := false
+	var noAuth, userPass bool
 	for _, m := range methods {
 		noAuth = noAuth || m == 0x00
+		userPass = userPass || m == 0x02
 	}
-	if !noAuth {
+	switch {
+	case noAuth:
+		if _, err := s.c.Write([]byte{0x05, 0x00}); err != nil {
+			return
+		}
+	case userPass:
+		// Clients given a proxy URL with credentials may offer only
+		// username/password (RFC 1929). The proxy has no accounts: any
+		// credentials are accepted and ignored.
+		if _, err := s.c.Write([]byte{0x05, 0x02}); err != nil {
+			return
+		}
+		var vl [2]byte // VER ULEN
+		if _, err := io.ReadFull(s.br, vl[:]); err != nil || vl[0] != 0x01 {
+			return
+		}
+		if _, err := s.br.Discard(int(vl[1])); err != nil {
+			return
+		}
+		pl, err := s.br.ReadByte()
+		if err != nil {
+			return
+		}
+		if _, err := s.br.Discard(int(pl)); err != nil {
+			return
+		}
+		if _, err := s.c.Write([]byte{0x01, 0x00}); err != nil {
+			return
+		}
+	default:
 		_, _ = s.c.Write([]byte{0x05, 0xff}) // no acceptable methods
-		s.p.log("zbox proxy: SOCKS5 client does not offer the no-authentication method")
-		return
-	}
-	if _, err := s.c.Write([]byte{0x05, 0x00}); err != nil {
+		s.p.log("zbox proxy: SOCKS5 client offers neither no-authentication nor username/password")
 		return
 	}
 
@@ -468,6 +495,10 @@ func (s *session) refuse(method, host string, port int, deny *denial, err error)
 func (s *session) serveHTTP(ctx context.Context) {
 	req, err := http.ReadRequest(s.br)
 	if err != nil {
+		if errors.Is(err, errHandshakeTooLarge) {
+			writeHTTPError(s.c, http.StatusRequestHeaderFieldsTooLarge, "bad-request", "zbox proxy: request header larger than 1 MiB")
+			return
+		}
 		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: malformed request")
 		}

@@ -306,11 +306,29 @@ func TestProxySOCKS5(t *testing.T) {
 
 	// No acceptable method.
 	c = dialProxy(t, paddr)
-	c.Write([]byte{5, 1, 0x02})
+	c.Write([]byte{5, 2, 0x01, 0x80})
 	var sel [2]byte
 	if _, err := io.ReadFull(c, sel[:]); err != nil || sel != [2]byte{5, 0xff} {
-		t.Errorf("no-auth missing: %v %v", sel, err)
+		t.Errorf("no acceptable method: %v %v", sel, err)
 	}
+
+	// Username/password only: accepted, credentials ignored.
+	c = dialProxy(t, paddr)
+	c.Write([]byte{5, 1, 0x02})
+	if _, err := io.ReadFull(c, sel[:]); err != nil || sel != [2]byte{5, 0x02} {
+		t.Fatalf("user/pass selection: %v %v", sel, err)
+	}
+	c.Write([]byte{1, 3, 'b', 'o', 'b', 2, 'p', 'w'})
+	if _, err := io.ReadFull(c, sel[:]); err != nil || sel != [2]byte{1, 0} {
+		t.Fatalf("user/pass status: %v %v", sel, err)
+	}
+	req := append([]byte{5, 1, 0, 3, byte(len("allowed.test"))}, "allowed.test"...)
+	c.Write(binary.BigEndian.AppendUint16(req, uint16(echoPort)))
+	var rep10 [10]byte
+	if _, err := io.ReadFull(c, rep10[:]); err != nil || rep10[1] != 0 {
+		t.Fatalf("user/pass connect: %v %v", rep10, err)
+	}
+	tunnel(c)
 
 	// SOCKS4 is refused.
 	c = dialProxy(t, paddr)
@@ -486,7 +504,7 @@ func TestProxyBadRequests(t *testing.T) {
 		{"connect port 0", "CONNECT example.com:0 HTTP/1.1\r\n\r\n", 400, "host:port"},
 		{"connect port +1", "CONNECT example.com:+1 HTTP/1.1\r\n\r\n", 400, ""},
 		{"bad url port", "GET http://example.com:99999/ HTTP/1.1\r\n\r\n", 400, ""},
-		{"huge header", "GET http://example.com/ HTTP/1.1\r\nX: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", 400, "malformed"},
+		{"huge header", "GET http://example.com/ HTTP/1.1\r\nX: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", 431, "larger than 1 MiB"},
 	}
 	for _, tt := range tests {
 		c := dialProxy(t, paddr)
@@ -615,6 +633,7 @@ func FuzzProxyRequest(f *testing.F) {
 		"\x05\x01\x00\x05\x01\x00\x03\x09localhost\x00\x50",
 		"\x05\x01\x00\x05\x01\x00\x03\x0bdenied.test\x01\xbb",
 		"\x04\x01\x00\x50\x7f\x00\x00\x01\x00",
+		"\x05\x01\x02\x01\x01u\x01p\x05\x01\x00\x03\x0callowed.test\x01\xbbdata",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
