@@ -270,6 +270,10 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 			// all of them on the re-exec into the init. The init drops
 			// these before anything else runs.
 			attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP, unix.CAP_SYS_CHROOT}
+			if plan.DisableUserns {
+				// Writing the namespace's user.max_user_namespaces.
+				attr.AmbientCaps = append(attr.AmbientCaps, unix.CAP_SYS_RESOURCE)
+			}
 		}
 	}
 	return attr, nil

@@ -131,6 +131,11 @@ func (in *initProc) run() int {
 		}
 	}
 
+	if p.DisableUserns || p.AssertUsernsDisabled {
+		if err := disableUserns(p.DisableUserns); err != nil {
+			initFail(in.ctl, err.Error())
+		}
+	}
 	// Make pid 1 non-dumpable so that the target (same uid) can neither
 	// ptrace it nor read its memory or environment through /proc.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -489,6 +494,14 @@ func dropCapsThread(keep []int) error {
 			continue // unknown to this kernel, or already dropped
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				// No CAP_SETPCAP: an unprivileged caller running in
+				// place (no user namespace of ours). It holds no
+				// capabilities to lose, and no_new_privs (set with every
+				// filter) stops it gaining any through setuid or file
+				// capabilities; the bounding set cannot matter.
+				break
+			}
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
@@ -579,3 +592,26 @@ func setEnv(env []string, k, v string) []string {
 }
 
 var _ = io.EOF
+
+// disableUserns implements bwrap's --disable-userns: the limit on user
+// namespaces is per user namespace and checked up the hierarchy, so
+// setting the sandbox namespace's max_user_namespaces to 0 stops the
+// target (and anything it starts) from creating one. bwrap does the same
+// from a nested namespace; pid 1 never needs to create one, so zbox sets
+// it directly. With only assert, check that it is already impossible.
+func disableUserns(set bool) error {
+	const knob = "/proc/sys/user/max_user_namespaces"
+	if set {
+		if err := os.WriteFile(knob, []byte("0\n"), 0); err != nil {
+			return fmt.Errorf("--disable-userns: write 0 to %s: %v (a fresh /proc is needed in the sandbox)", knob, errnoText(err))
+		}
+	}
+	b, err := os.ReadFile(knob)
+	if err != nil {
+		return fmt.Errorf("--assert-userns-disabled: read %s: %v", knob, errnoText(err))
+	}
+	if strings.TrimSpace(string(b)) != "0" {
+		return errors.New("User namespaces are not disabled")
+	}
+	return nil
+}
