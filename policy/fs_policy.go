@@ -647,6 +647,11 @@ func (p FileSystemPolicy) ReadableRootsWithCwd(fsys FS, cwd string) []string {
 // rule, in effective form, de-duplicated. Each root's ReadOnlySubpaths
 // are the §1.6 protected subpaths followed by the carve-outs: resolved
 // non-write entries whose path is not writable and lies under the root.
+// As in the 0.125 reference helper, the root that is the (effective) cwd
+// protects <cwd>/.codex even when it is missing or a plain file, and a
+// protected subpath that some entry names explicitly is left out of the
+// defaults: the entry decides (a write entry lifts the protection, a
+// read or none entry adds it back as a carve-out, in entry order).
 // A carve-out keeps its literal path when it lies under the root
 // literally (or under a symlinked spelling of the root, re-rooted onto
 // the effective root), so the renderer can mask a symlink inode instead
@@ -664,6 +669,11 @@ func (p FileSystemPolicy) WritableRootsWithCwd(fsys FS, cwd string) []WritableRo
 		}
 	}
 	roots := dedupPaths(fsys, writable, true)
+	c, cwdOK := policyCwd(cwd)
+	effCwd := ""
+	if cwdOK {
+		effCwd = EffectivePath(fsys, c)
+	}
 	out := make([]WritableRoot, 0, len(roots))
 	for _, root := range roots {
 		preserveRaw := root != "/"
@@ -673,7 +683,12 @@ func (p FileSystemPolicy) WritableRootsWithCwd(fsys FS, cwd string) []WritableRo
 				rawRoots = append(rawRoots, w)
 			}
 		}
-		subpaths := defaultReadOnlySubpaths(fsys, root)
+		var subpaths []string
+		for _, d := range defaultReadOnlySubpaths(fsys, root, cwdOK && root == effCwd) {
+			if !hasResolvedEntry(resolved, d) {
+				subpaths = append(subpaths, d)
+			}
+		}
 		for _, e := range resolved {
 			if e.access.CanWrite() || accessIn(resolved, e.path).CanWrite() {
 				continue
@@ -693,6 +708,17 @@ func (p FileSystemPolicy) WritableRootsWithCwd(fsys FS, cwd string) []WritableRo
 		out = append(out, WritableRoot{Root: root, ReadOnlySubpaths: dedupPaths(fsys, subpaths, false)})
 	}
 	return out
+}
+
+// hasResolvedEntry: some entry resolves exactly to p
+// (has_explicit_resolved_path_entry).
+func hasResolvedEntry(entries []resolvedEntry, p string) bool {
+	for _, e := range entries {
+		if e.path == p {
+			return true
+		}
+	}
+	return false
 }
 
 // rawCarveout returns the literal spelling of carve-out path p under the
@@ -716,14 +742,34 @@ func rawCarveout(p, root string, rawRoots []string) (string, bool) {
 // UnreadableRootsWithCwd (restricted only): every resolved none entry
 // whose path is unreadable under the precedence rule, excluding the
 // filesystem root itself (the tmpfs root already hides everything, and a
-// mask on / would erase narrower readable carve-outs), in effective form,
-// de-duplicated.
+// mask on / would erase narrower readable carve-outs), de-duplicated.
+//
+// The paths keep the spelling the 0.125 reference helper masks (its
+// "effective" form preserves symlinks, see literalEffectivePath): the
+// literal path whenever a symlink below the top level lies on it, so the
+// renderer sees (and refuses to mask through) a symlink the target could
+// re-point; the canonical one otherwise (/bin/x is /usr/bin/x). A path
+// spelled through a symlinked writable root is then re-rooted onto that
+// root's effective form, which is where the root is bound.
 func (p FileSystemPolicy) UnreadableRootsWithCwd(fsys FS, cwd string) []string {
 	if p.Kind != FSRestricted {
 		return nil
 	}
 	_, cwdOK := policyCwd(cwd)
 	resolved := p.resolvedEntries(fsys, cwd)
+	// Writable roots as spelled (logical) -> as bound (effective).
+	type spelling struct{ logical, effective string }
+	var rootSpellings []spelling
+	if !p.HasFullDiskWriteAccess() {
+		for _, e := range resolved {
+			if e.access.CanWrite() && accessIn(resolved, e.path).CanWrite() {
+				l, eff := literalEffectivePath(fsys, e.path), EffectivePath(fsys, e.path)
+				if l != eff {
+					rootSpellings = append(rootSpellings, spelling{l, eff})
+				}
+			}
+		}
+	}
 	var paths []string
 	for _, e := range resolved {
 		if e.access != AccessNone || accessIn(resolved, e.path).CanRead() {
@@ -732,9 +778,16 @@ func (p FileSystemPolicy) UnreadableRootsWithCwd(fsys FS, cwd string) []string {
 		if cwdOK && e.path == "/" {
 			continue
 		}
-		paths = append(paths, e.path)
+		u := literalEffectivePath(fsys, e.path)
+		for _, r := range rootSpellings {
+			if suffix, ok := stripPathPrefix(u, r.logical); ok && suffix != "" {
+				u = filepath.Join(r.effective, suffix)
+				break
+			}
+		}
+		paths = append(paths, u)
 	}
-	return dedupPaths(fsys, paths, true)
+	return dedupPaths(fsys, paths, false)
 }
 
 // fsSignature is what the helper compares to decide whether two
@@ -787,7 +840,15 @@ func (p FileSystemPolicy) NeedsDirectRuntimeEnforcement(fsys FS, net NetworkPoli
 	return !p.signature(fsys, cwd).equal(FileSystemPolicyFromLegacyWithCwd(fsys, legacy, cwd).signature(fsys, cwd))
 }
 
-// ToLegacy is to_legacy_sandbox_policy (§1.5). Errors wrap
+// ToLegacy is to_legacy_sandbox_policy (§1.5), as the 0.125 reference
+// helper implements it. That is stricter than the v0.117 text of the spec
+// in how :root entries count: full reads and writes come from
+// HasFullDiskReadAccess/HasFullDiskWriteAccess rather than from the mere
+// presence of a :root entry, so a policy whose root access is narrowed by
+// carve-outs never becomes danger-full-access, external-sandbox or a
+// full-read legacy policy. A :root read entry of such a policy becomes the
+// readable root "/", and a narrowed :root write is a write outside the
+// workspace (an error unless the cwd is writable). Errors wrap
 // ErrWritesOutsideWorkspace.
 func (p FileSystemPolicy) ToLegacy(fsys FS, net NetworkPolicy, cwd string) (SandboxPolicy, error) {
 	switch p.Kind {
@@ -803,10 +864,11 @@ func (p FileSystemPolicy) ToLegacy(fsys FS, net NetworkPolicy, cwd string) (Sand
 		return SandboxPolicy{}, fmt.Errorf("%s: unknown kind %q", fsPolicyCtx, string(p.Kind))
 	}
 	c, cwdOK := policyCwd(cwd)
+	fullRead, fullWrite := p.HasFullDiskReadAccess(), p.HasFullDiskWriteAccess()
 	var (
-		platformDefaults, fullRead, fullWrite, workspaceWritable bool
-		tmpdirWritable, slashTmpWritable                         bool
-		writableRoots, readableRoots                             []string
+		platformDefaults, workspaceWritable, rootWrite bool
+		tmpdirWritable, slashTmpWritable               bool
+		writableRoots, readableRoots                   []string
 	)
 	for _, e := range p.Entries {
 		switch e.Path.Special {
@@ -823,9 +885,11 @@ func (p FileSystemPolicy) ToLegacy(fsys FS, net NetworkPolicy, cwd string) (Sand
 		case SpecialRoot:
 			switch e.Access {
 			case AccessRead:
-				fullRead = true
+				if r, ok := resolveFSPath(fsys, e.Path, c, cwdOK); ok {
+					readableRoots = append(readableRoots, r) // unused when reads are full
+				}
 			case AccessWrite:
-				fullRead, fullWrite = true, true
+				rootWrite = true // only reached here when narrowed
 			}
 		case SpecialMinimal:
 			if e.Access.CanRead() {
@@ -879,7 +943,7 @@ func (p FileSystemPolicy) ToLegacy(fsys FS, net NetworkPolicy, cwd string) (Sand
 			ExcludeTmpdirEnvVar: !tmpdirWritable,
 			ExcludeSlashTmp:     !slashTmpWritable,
 		}, nil
-	case len(writableRoots) > 0 || tmpdirWritable || slashTmpWritable:
+	case rootWrite || len(writableRoots) > 0 || tmpdirWritable || slashTmpWritable:
 		return SandboxPolicy{}, ErrWritesOutsideWorkspace
 	}
 	return SandboxPolicy{Type: PolicyReadOnly, Access: access, NetworkAccess: net.IsEnabled()}, nil
@@ -935,9 +999,21 @@ func FileSystemPolicyFromLegacy(p SandboxPolicy) FileSystemPolicy {
 }
 
 // FileSystemPolicyFromLegacyWithCwd is from_legacy_sandbox_policy: the
-// same conversion, and for workspace-write the readable plain-path entries
-// that are already writable under the legacy writable roots are dropped
-// (they would otherwise become read-only carve-outs).
+// same conversion, and for workspace-write
+//   - the readable plain-path entries that are already writable under the
+//     legacy writable roots are dropped (they would otherwise become
+//     read-only carve-outs);
+//   - the protected subpaths (§1.6) of the cwd (a missing or plain-file
+//     .codex included) and of each explicit writable root are appended as
+//     read entries, unless some plain-path entry already names them.
+//
+// The second step is what the 0.125 reference helper does (not in the
+// v0.117 text): being entries, the protected paths of a writable root are
+// also carve-outs of every writable root that encloses it (with /tmp
+// writable and the cwd below /tmp, /tmp keeps <cwd>/.codex read-only too),
+// and with restricted reads they are readable roots. /tmp and $TMPDIR do
+// not contribute entries; their own protected subpaths still apply to
+// themselves.
 func FileSystemPolicyFromLegacyWithCwd(fsys FS, p SandboxPolicy, cwd string) FileSystemPolicy {
 	fp := FileSystemPolicyFromLegacy(p)
 	if p.Type != PolicyWorkspaceWrite {
@@ -951,8 +1027,30 @@ func FileSystemPolicyFromLegacyWithCwd(fsys FS, p SandboxPolicy, cwd string) Fil
 		}
 		kept = append(kept, e)
 	}
+	if c, ok := policyCwd(cwd); ok {
+		for _, s := range defaultReadOnlySubpaths(fsys, c, true) {
+			kept = appendReadIfNoPathEntry(kept, s)
+		}
+	}
+	for _, r := range p.WritableRoots {
+		for _, s := range defaultReadOnlySubpaths(fsys, r, false) {
+			kept = appendReadIfNoPathEntry(kept, s)
+		}
+	}
 	fp.Entries = kept
 	return fp
+}
+
+// appendReadIfNoPathEntry is append_default_read_only_path_if_no_explicit_rule:
+// a read entry for path p unless a plain-path entry for p (any access)
+// exists.
+func appendReadIfNoPathEntry(entries []FSEntry, p string) []FSEntry {
+	for _, e := range entries {
+		if e.Path.Special == "" && e.Path.Path == p {
+			return entries
+		}
+	}
+	return append(entries, FSEntry{Path: PlainPath(p), Access: AccessRead})
 }
 
 func anyWritable(roots []WritableRoot, p string) bool {

@@ -363,7 +363,10 @@ func TestWritableRootsPreserveSymlinkedCarveouts(t *testing.T) {
 	if got := p.WritableRootsWithCwd(HostFS, d); !reflect.DeepEqual(got, want) {
 		t.Errorf("writable =\n%#v\nwant\n%#v", got, want)
 	}
-	if got, want := p.UnreadableRootsWithCwd(HostFS, d), []string{d + "/real/decoy-private"}; !reflect.DeepEqual(got, want) {
+	// 0.125 masks a deny path as spelled (re-rooted onto the canonical
+	// root), not its target: the renderer must see that it crosses the
+	// writable symlink real/linked-private (and then fails closed).
+	if got, want := p.UnreadableRootsWithCwd(HostFS, d), []string{d + "/real/linked-private"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("unreadable = %v; want %v", got, want)
 	}
 	// A carve-out reached only through another path is kept in effective
@@ -373,6 +376,60 @@ func TestWritableRootsPreserveSymlinkedCarveouts(t *testing.T) {
 	want = []WritableRoot{{Root: d + "/real", ReadOnlySubpaths: []string{d + "/real/decoy-private"}}}
 	if got := q.WritableRootsWithCwd(HostFS, d); !reflect.DeepEqual(got, want) {
 		t.Errorf("writable =\n%#v\nwant\n%#v", got, want)
+	}
+}
+
+func TestUnreadableRootsKeepTheirSpelling(t *testing.T) {
+	// 0.125 masks deny paths as spelled when a nested symlink lies on
+	// them (and canonical through a top-level alias), re-rooted onto the
+	// bound root when spelled through a symlinked writable root.
+	d := realTemp(t)
+	t.Setenv("TMPDIR", "")
+	mkdirs(t, d+"/ws/real", d+"/other", d+"/extra/q", d+"/top/x")
+	symlink(t, "real", d+"/ws/link")
+	symlink(t, "other", d+"/l2")
+	symlink(t, "extra", d+"/wl")
+	fsys := aliasFS{FS: HostFS, Alias: "/zl", Target: d + "/top"}
+	p := restricted(
+		se(SpecialRoot, AccessRead), se(SpecialCurrentWorkingDirectory, AccessWrite), pe(d+"/wl", AccessWrite),
+		pe(d+"/ws/link/f", AccessNone), // literal, under the writable root
+		pe(d+"/l2/f", AccessNone),      // literal, outside every writable root
+		pe(d+"/wl/q", AccessNone),      // re-rooted onto extra
+		pe(d+"/extra/q", AccessNone),   // already canonical: the same mask
+		pe("/zl/x", AccessNone),        // top-level alias: canonical
+		pe(d+"/ws/real/g", AccessNone), // no symlink at all
+	)
+	want := []string{d + "/ws/link/f", d + "/l2/f", d + "/extra/q", d + "/top/x", d + "/ws/real/g"}
+	if got := p.UnreadableRootsWithCwd(fsys, d+"/ws"); !reflect.DeepEqual(got, want) {
+		t.Errorf("unreadable =\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestWritableRootsProtectCwdCodex(t *testing.T) {
+	// 0.125 (#15067): the root that is the effective cwd protects .codex
+	// missing or as a plain file; an entry naming a protected path
+	// replaces the default (write lifts it, read re-adds it in entry
+	// order).
+	d := realTemp(t)
+	t.Setenv("TMPDIR", "")
+	mkdirs(t, d+"/real/.git", d+"/real/a", d+"/other")
+	writeFile(t, d+"/other/.codex", "x")
+	symlink(t, "real", d+"/ws")
+	p := restricted(se(SpecialRoot, AccessRead), se(SpecialCurrentWorkingDirectory, AccessWrite), pe(d+"/other", AccessWrite))
+	want := []WritableRoot{
+		{Root: d + "/real", ReadOnlySubpaths: []string{d + "/real/.git", d + "/real/.codex"}},
+		{Root: d + "/other"},
+	}
+	if got := p.WritableRootsWithCwd(HostFS, d+"/ws"); !reflect.DeepEqual(got, want) {
+		t.Errorf("writable =\n%#v\nwant\n%#v", got, want)
+	}
+	p = restricted(se(SpecialCurrentWorkingDirectory, AccessWrite), pe(d+"/real/a", AccessRead), pe(d+"/real/.git", AccessRead), pe(d+"/real/.codex", AccessWrite))
+	want = []WritableRoot{
+		{Root: d + "/real", ReadOnlySubpaths: []string{d + "/real/a", d + "/real/.git"}},
+		{Root: d + "/real/.codex"},
+	}
+	if got := p.WritableRootsWithCwd(HostFS, d+"/real"); !reflect.DeepEqual(got, want) {
+		t.Errorf("explicit entries: writable =\n%#v\nwant\n%#v", got, want)
 	}
 }
 
@@ -472,10 +529,19 @@ func TestToLegacy(t *testing.T) {
 		{"external enabled", FileSystemPolicy{Kind: FSExternalSandbox}, NetworkEnabled, ExternalSandboxPolicy(true), nil},
 		{"unrestricted enabled", FileSystemPolicy{Kind: FSUnrestricted}, NetworkEnabled, DangerFullAccessPolicy(), nil},
 		{"unrestricted restricted", FileSystemPolicy{Kind: FSUnrestricted}, NetworkRestricted, ExternalSandboxPolicy(false), nil},
-		{"root write enabled", restricted(se(SpecialRoot, AccessWrite), pe("/x", AccessRead)), NetworkEnabled, DangerFullAccessPolicy(), nil},
-		{"root write restricted", restricted(se(SpecialRoot, AccessWrite)), NetworkRestricted, ExternalSandboxPolicy(false), nil},
+		{"root write enabled", restricted(se(SpecialRoot, AccessWrite), pe("/x", AccessRead), pe("/x", AccessWrite)), NetworkEnabled, DangerFullAccessPolicy(), nil},
+		{"root write restricted", restricted(se(SpecialRoot, AccessWrite), se(SpecialMinimal, AccessRead)), NetworkRestricted, ExternalSandboxPolicy(false), nil},
+		// 0.125: a narrowed :root write is not full write access.
+		{"narrowed root write", restricted(se(SpecialRoot, AccessWrite), pe("/x", AccessRead)), NetworkEnabled, SandboxPolicy{}, ErrWritesOutsideWorkspace},
+		{"narrowed root write, writable cwd", restricted(se(SpecialRoot, AccessWrite), pe("/var/tmp", AccessRead), se(SpecialCurrentWorkingDirectory, AccessWrite)),
+			NetworkRestricted, ww(nil, FullReadAccess(), false, true, true), nil},
+		{"denied root write, writable cwd", restricted(se(SpecialRoot, AccessWrite), pe("/x", AccessNone), se(SpecialCurrentWorkingDirectory, AccessWrite)),
+			NetworkRestricted, ww(nil, RestrictedReadAccess(false), false, true, true), nil},
 		{"read-only", restricted(se(SpecialRoot, AccessRead)), NetworkRestricted, ro(FullReadAccess(), false), nil},
-		{"read-only net", restricted(se(SpecialRoot, AccessRead), pe("/secret", AccessNone)), NetworkEnabled, ro(FullReadAccess(), true), nil},
+		// 0.125: with a deny entry reads are not full; :root read becomes "/".
+		{"read-only with deny", restricted(pe("/var/tmp", AccessRead), se(SpecialRoot, AccessRead), se(SpecialRoot, AccessRead), pe("/secret", AccessNone)),
+			NetworkEnabled, ro(RestrictedReadAccess(false, "/var/tmp", "/"), true), nil},
+		{"root read without a cwd", restricted(se(SpecialRoot, AccessRead), pe("/secret", AccessNone)), NetworkRestricted, SandboxPolicy{}, nil},
 		{"restricted reads", restricted(se(SpecialCurrentWorkingDirectory, AccessRead), se(SpecialMinimal, AccessRead), pe("/opt/data", AccessRead), pe("/opt/data", AccessRead)),
 			NetworkRestricted, ro(RestrictedReadAccess(true, cwd, "/opt/data"), false), nil},
 		{"reads of specials", restricted(se(SpecialTmpdir, AccessRead), se(SpecialSlashTmp, AccessRead), pre("docs", AccessRead), se(SpecialProjectRoots, AccessRead)),
@@ -489,6 +555,8 @@ func TestToLegacy(t *testing.T) {
 		{"workspace via project_roots", restricted(se(SpecialProjectRoots, AccessWrite), se(SpecialTmpdir, AccessWrite), se(SpecialMinimal, AccessRead)),
 			NetworkRestricted, ww(nil, RestrictedReadAccess(true), false, false, true), nil},
 		{"workspace via cwd path", restricted(se(SpecialRoot, AccessRead), pe(cwd, AccessWrite), pe(cwd+"/secrets", AccessNone), pre("docs", AccessRead)),
+			NetworkRestricted, ww(nil, RestrictedReadAccess(false, "/", cwd+"/docs"), false, true, true), nil},
+		{"workspace, full reads", restricted(se(SpecialRoot, AccessRead), pe(cwd, AccessWrite), pre("docs", AccessRead)),
 			NetworkRestricted, ww(nil, FullReadAccess(), false, true, true), nil},
 		{"project_roots subpath write", restricted(se(SpecialCurrentWorkingDirectory, AccessWrite), pre("out", AccessWrite), pe("/a", AccessWrite), pe("/a", AccessWrite)),
 			NetworkRestricted, ww([]string{cwd + "/out", "/a"}, RestrictedReadAccess(false), false, true, true), nil},
@@ -498,6 +566,14 @@ func TestToLegacy(t *testing.T) {
 		{"subpath write only", restricted(pre("x", AccessWrite)), NetworkRestricted, SandboxPolicy{}, ErrWritesOutsideWorkspace},
 	}
 	for _, tc := range tests {
+		if tc.name == "root read without a cwd" {
+			// :root only resolves against an absolute cwd.
+			got, err := tc.p.ToLegacy(HostFS, tc.net, "relative")
+			if want := ro(RestrictedReadAccess(false), false); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: %#v, %v", tc.name, got, err)
+			}
+			continue
+		}
 		got, err := tc.p.ToLegacy(HostFS, tc.net, cwd)
 		if tc.err != nil {
 			if !errors.Is(err, tc.err) {
@@ -555,25 +631,44 @@ func TestFileSystemPolicyFromLegacyWithCwd(t *testing.T) {
 	d := realTemp(t)
 	t.Setenv("TMPDIR", "")
 	cwd := d + "/proj"
-	mkdirs(t, cwd+"/.git")
+	mkdirs(t, cwd+"/.git", d+"/w/.git", d+"/w2/.codex")
 	legacy := SandboxPolicy{
 		Type:            PolicyWorkspaceWrite,
-		WritableRoots:   []string{d + "/w"},
-		Access:          RestrictedReadAccess(false, "/etc", d+"/w/sub", cwd+"/src", cwd+"/.git/hooks", cwd),
+		WritableRoots:   []string{d + "/w", d + "/w2"},
+		Access:          RestrictedReadAccess(false, "/etc", d+"/w/sub", cwd+"/src", cwd+"/.git/hooks", cwd, d+"/w2/.codex"),
 		ExcludeSlashTmp: true,
 	}
 	// Readable paths already writable under the legacy roots are dropped;
 	// ones inside a protected subpath (.git) stay, as does everything for
-	// non-workspace policies.
+	// non-workspace policies. Then (0.125) the protected subpaths of the
+	// cwd (its missing .codex included) and of each explicit writable
+	// root follow as read entries, except those already named by a path
+	// entry (w2/.codex).
 	want := restricted(
 		pe("/etc", AccessRead),
 		pe(cwd+"/.git/hooks", AccessRead),
+		pe(d+"/w2/.codex", AccessRead),
 		se(SpecialCurrentWorkingDirectory, AccessWrite),
 		se(SpecialTmpdir, AccessWrite),
 		pe(d+"/w", AccessWrite),
+		pe(d+"/w2", AccessWrite),
+		pe(cwd+"/.git", AccessRead),
+		pe(cwd+"/.codex", AccessRead),
+		pe(d+"/w/.git", AccessRead),
 	)
 	if got := FileSystemPolicyFromLegacyWithCwd(HostFS, legacy, cwd); !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%#v\nwant\n%#v", got, want)
+	}
+	// Being entries, a nested root's protected subpaths are carve-outs of
+	// the enclosing root too (0.125), after the root's own.
+	nested := SandboxPolicy{Type: PolicyWorkspaceWrite, WritableRoots: []string{cwd + "/sub"}, ExcludeSlashTmp: true, ExcludeTmpdirEnvVar: true}
+	mkdirs(t, cwd+"/sub/.git")
+	wantW := []WritableRoot{
+		{Root: cwd, ReadOnlySubpaths: []string{cwd + "/.git", cwd + "/.codex", cwd + "/sub/.git"}},
+		{Root: cwd + "/sub", ReadOnlySubpaths: []string{cwd + "/sub/.git"}},
+	}
+	if got := FileSystemPolicyFromLegacyWithCwd(HostFS, nested, cwd).WritableRootsWithCwd(HostFS, cwd); !reflect.DeepEqual(got, wantW) {
+		t.Errorf("nested roots:\n%#v\nwant\n%#v", got, wantW)
 	}
 	ro := SandboxPolicy{Type: PolicyReadOnly, Access: RestrictedReadAccess(false, cwd+"/src")}
 	if got := FileSystemPolicyFromLegacyWithCwd(HostFS, ro, cwd); !reflect.DeepEqual(got, FileSystemPolicyFromLegacy(ro)) {
@@ -598,7 +693,11 @@ func TestNeedsDirectRuntimeEnforcement(t *testing.T) {
 		{"unrestricted", FileSystemPolicy{Kind: FSUnrestricted}, d, false},
 		{"external", FileSystemPolicy{Kind: FSExternalSandbox, Entries: []FSEntry{pe("/x", AccessNone)}}, d, false},
 		{"read-only", restricted(se(SpecialRoot, AccessRead)), d, false},
-		{"legacy workspace-write", FileSystemPolicyFromLegacy(NewWorkspaceWritePolicy()), d, false},
+		{"legacy workspace-write", FileSystemPolicyFromLegacy(NewWorkspaceWritePolicy()), "/zbox-nonexistent/proj", false},
+		// 0.125: with the cwd below a writable /tmp, the legacy form also
+		// protects <cwd>/.codex under /tmp, so the split form no longer
+		// round-trips (the real helper then accepts any paired legacy policy).
+		{"legacy workspace-write, cwd below /tmp", FileSystemPolicyFromLegacy(NewWorkspaceWritePolicy()), d, true},
 		{"legacy restricted reads", FileSystemPolicyFromLegacy(SandboxPolicy{Type: PolicyReadOnly, Access: RestrictedReadAccess(true, "/opt/data")}), d, false},
 		{"nested read-only carve-out", restricted(se(SpecialCurrentWorkingDirectory, AccessWrite), pe(d+"/docs", AccessRead)), d, true},
 		{"deny carve-out", restricted(se(SpecialRoot, AccessRead), pe(d+"/docs", AccessNone)), d, true},

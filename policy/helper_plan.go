@@ -290,8 +290,12 @@ func (b *fsBuilder) build(l fsLayout) error {
 			b.writablePaths = append(b.writablePaths, w.Root)
 		}
 	}
-	// 2. Unreadable roots.
+	// 2. Unreadable roots, and what they resolve to.
 	unreadable := l.Unreadable
+	unreadableTargets := make([]string, len(unreadable))
+	for i, u := range unreadable {
+		unreadableTargets[i] = EffectivePath(b.fsys, u)
+	}
 
 	// 3. Base layer.
 	b.base(l)
@@ -333,9 +337,13 @@ func (b *fsBuilder) build(l fsLayout) error {
 		}
 		b.add(MountOp{Kind: OpBind, Source: w.Root, Dest: w.Root})
 
+		// A carve-out that is also denied is left to the deny mask, which
+		// is stronger. Deny paths keep their spelling (a symlink on the way
+		// stays visible, see UnreadableRootsWithCwd) while a carve-out may
+		// be in effective form, so they are matched by their targets too.
 		var subs []string
 		for _, s := range w.ReadOnlySubpaths {
-			if !slices.Contains(unreadable, s) {
+			if !slices.Contains(unreadable, s) && !slices.Contains(unreadableTargets, EffectivePath(b.fsys, s)) {
 				subs = append(subs, s)
 			}
 		}

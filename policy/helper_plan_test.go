@@ -484,6 +484,13 @@ func TestFilesystemOps(t *testing.T) {
 				"tmpfs(000) $ROOT/o", "remount-ro $ROOT/o"},
 		},
 		{
+			name: "carve-out denied under another spelling is left to the deny mask",
+			tree: []goldengen.Node{goldengen.D("ws/sec"), goldengen.L("via", "ws/sec")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws", "$ROOT/ws/sec")},
+				Unreadable: []string{"$ROOT/via"}},
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws", "tmpfs(000) $ROOT/via", "remount-ro $ROOT/via"},
+		},
+		{
 			name:   "readable / gives the ro-bind base again",
 			tree:   []goldengen.Node{goldengen.D("ws")},
 			layout: fsLayout{Readable: []string{"$ROOT/ws", "/"}},
@@ -543,12 +550,9 @@ func TestHelperPlanWritableDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"ro-bind / /", "dev /dev", "bind / /", "bind /dev /dev"}
-	for _, w := range pols.FS.WritableRootsWithCwd(m, "/") {
-		if w.Root == "/" && slices.Contains(w.ReadOnlySubpaths, "/.codex") {
-			want = slices.Insert(want, 3, "ro-bind /dev/null /.codex")
-		}
-	}
+	// 0.125 (as spec §3.7 says of late helpers): the cwd root "/" also
+	// masks its missing /.codex.
+	want := []string{"ro-bind / /", "dev /dev", "bind / /", "ro-bind /dev/null /.codex", "bind /dev /dev"}
 	if got := opStrs(p.Mounts); !slices.Equal(got, want) {
 		t.Fatalf("ops\n got %q\nwant %q", got, want)
 	}
@@ -575,6 +579,38 @@ func TestHelperPlanPlatformDefaults(t *testing.T) {
 		if got := opStrs(p.Mounts); !slices.Equal(got, want) {
 			t.Fatalf("hardened=%v ops\n got %q\nwant %q", hardened, got, want)
 		}
+	}
+}
+
+// TestHelperPlanSymlinkedRootMasks pins two places where zbox is stricter
+// than the 0.125 helper (testdata/golden/README.md, "Not reproduced"):
+// with a writable root spelled through a symlink (wl -> extra), 0.125
+// drops a deny entry and a read-only carve-out spelled through the
+// canonical path (extra/...). zbox keeps both.
+func TestHelperPlanSymlinkedRootMasks(t *testing.T) {
+	d := realTemp(t)
+	t.Setenv("TMPDIR", "")
+	mkdirs(t, d+"/ws", d+"/extra/q", d+"/extra/ro")
+	symlink(t, "extra", d+"/wl")
+	legacy := `{"type":"workspace-write","writable_roots":["` + d + `/wl"],"exclude_slash_tmp":true,"exclude_tmpdir_env_var":true}`
+	fsJSON := restrictedJSON(
+		`{"path":{"type":"special","value":{"kind":"root"}},"access":"read"}`,
+		`{"path":{"type":"special","value":{"kind":"current_working_directory"}},"access":"write"}`,
+		`{"path":{"type":"path","path":"`+d+`/wl"},"access":"write"}`,
+		`{"path":{"type":"path","path":"`+d+`/extra/q"},"access":"none"}`,
+		`{"path":{"type":"path","path":"`+d+`/extra/ro"},"access":"read"}`,
+	)
+	pols := resolveT(t, HostFS, legacy, fsJSON, `"restricted"`, d+"/ws")
+	p, err := HelperPlan(HostFS, HelperInput{Policies: pols, PolicyCwd: d + "/ws", Command: []string{"true"}, NoProc: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ro-bind / /", "dev /dev",
+		"bind " + d + "/ws " + d + "/ws", "ro-bind /dev/null " + d + "/ws/.codex",
+		"bind " + d + "/extra " + d + "/extra", "ro-bind " + d + "/extra/ro " + d + "/extra/ro",
+		"tmpfs(000) " + d + "/extra/q", "remount-ro " + d + "/extra/q"}
+	if got := opStrs(p.Mounts); !slices.Equal(got, want) {
+		t.Fatalf("ops\n got %q\nwant %q", got, want)
 	}
 }
 

@@ -193,6 +193,47 @@ func EffectivePath(fsys FS, p string) string {
 	return p
 }
 
+// literalEffectivePath is the "effective" normalisation of the 0.125
+// reference helper for the paths it masks (normalize_effective_absolute_path
+// over canonicalize_preserving_symlinks): p stays as spelled (cleaned)
+// when a symlink below the top level lies on its existing part, and is
+// EffectivePath otherwise. Top-level aliases (/bin -> usr/bin,
+// /var -> private/var) are still resolved; a nested symlink is kept so the
+// renderer masks the path the policy names, and can see when that path
+// crosses a symlink the target could re-point.
+func literalEffectivePath(fsys FS, p string) string {
+	p = filepath.Clean(p)
+	if hasNestedSymlink(fsys, p) {
+		return p
+	}
+	return EffectivePath(fsys, p)
+}
+
+// hasNestedSymlink reports whether some prefix of p with at least two
+// components ("/a/b", not "/a") is a symlink (lstat). The walk stops at
+// the first prefix that cannot be lstat'ed: nothing exists below it.
+func hasNestedSymlink(fsys FS, p string) bool {
+	cur := "/"
+	for _, c := range strings.Split(p, "/") {
+		if c == "" {
+			continue
+		}
+		if cur == "/" {
+			cur = "/" + c
+		} else {
+			cur = cur + "/" + c
+		}
+		fi, err := fsys.Lstat(cur)
+		if err != nil {
+			return false
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && strings.Count(cur, "/") >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // dedupPaths keeps the first occurrence of each path; with normalize the
 // paths are replaced by their effective form first (dedup_absolute_paths).
 func dedupPaths(fsys FS, paths []string, normalize bool) []string {

@@ -211,6 +211,66 @@ func TestEffectivePath(t *testing.T) {
 	}
 }
 
+// aliasFS is the host filesystem plus a top-level symlink Alias ("/zl")
+// to the directory Target, like /bin -> usr/bin on merged-/usr hosts.
+type aliasFS struct {
+	FS
+	Alias, Target string
+}
+
+type linkInfo struct{ fs.FileInfo }
+
+func (linkInfo) Mode() fs.FileMode { return fs.ModeSymlink | 0o777 }
+func (linkInfo) IsDir() bool       { return false }
+
+func (a aliasFS) real(name string) string {
+	if rest, ok := stripPathPrefix(name, a.Alias); ok {
+		return filepath.Join(a.Target, rest)
+	}
+	return name
+}
+
+func (a aliasFS) Lstat(name string) (fs.FileInfo, error) {
+	if name == a.Alias {
+		st, err := a.FS.Lstat(a.Target)
+		if err != nil {
+			return nil, err
+		}
+		return linkInfo{st}, nil
+	}
+	return a.FS.Lstat(a.real(name))
+}
+func (a aliasFS) Stat(name string) (fs.FileInfo, error)    { return a.FS.Stat(a.real(name)) }
+func (a aliasFS) ReadFile(name string) ([]byte, error)     { return a.FS.ReadFile(a.real(name)) }
+func (a aliasFS) EvalSymlinks(name string) (string, error) { return a.FS.EvalSymlinks(a.real(name)) }
+
+func TestLiteralEffectivePath(t *testing.T) {
+	// 0.125's effective form for masked paths (canonicalize_preserving_symlinks):
+	// the spelling survives a symlink below the top level; a top-level
+	// alias is still resolved.
+	d := realTemp(t)
+	mkdirs(t, d+"/real/sub")
+	symlink(t, d+"/real", d+"/link")
+	symlink(t, d+"/gone", d+"/dangling")
+	fsys := aliasFS{FS: HostFS, Alias: "/zl", Target: d + "/real"}
+	tests := []struct{ in, want string }{
+		{d + "/real/sub", d + "/real/sub"},
+		{d + "/link", d + "/link"},
+		{d + "/link/sub/", d + "/link/sub"},
+		{d + "/link/missing/deeper", d + "/link/missing/deeper"},
+		{d + "/dangling/x", d + "/dangling/x"},
+		{d + "/missing/x", d + "/missing/x"},
+		{"/zl/sub", d + "/real/sub"},         // top-level alias: canonical
+		{"/zl/missing", d + "/real/missing"}, // ... with a missing suffix
+		{"/", "/"},
+	}
+	for _, tc := range tests {
+		if got := literalEffectivePath(fsys, tc.in); got != tc.want {
+			t.Errorf("literalEffectivePath(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestRustDebugStr(t *testing.T) {
 	tests := map[string]string{
 		`/a b"c`:      `"/a b\"c"`,

@@ -377,13 +377,16 @@ func equalStrings(a, b []string) bool {
 // writable_roots, then cwd, then /tmp (if a directory and not excluded),
 // then $TMPDIR (if set, non-empty, absolute and not excluded), each with
 // its protected read-only subpaths. Roots are not de-duplicated and not
-// canonicalised (the bwrap renderer drops missing ones).
+// canonicalised (the bwrap renderer drops missing ones). A root that is
+// the cwd also protects a missing or non-directory <cwd>/.codex
+// (v0.118+, #15067; the 0.125 reference helper does this).
 func (p SandboxPolicy) WritableRootsWithCwd(fsys FS, cwd string) []WritableRoot {
 	if p.Type != PolicyWorkspaceWrite {
 		return nil
 	}
 	roots := append([]string(nil), p.WritableRoots...)
-	if c, err := NormalizeAbs(cwd); err == nil {
+	c, cerr := NormalizeAbs(cwd)
+	if cerr == nil {
 		roots = append(roots, c)
 	}
 	if !p.ExcludeSlashTmp && isDir(fsys, "/tmp") {
@@ -396,7 +399,8 @@ func (p SandboxPolicy) WritableRootsWithCwd(fsys FS, cwd string) []WritableRoot 
 	}
 	out := make([]WritableRoot, 0, len(roots))
 	for _, r := range roots {
-		out = append(out, WritableRoot{Root: r, ReadOnlySubpaths: defaultReadOnlySubpaths(fsys, r)})
+		protectCodex := cerr == nil && r == c
+		out = append(out, WritableRoot{Root: r, ReadOnlySubpaths: defaultReadOnlySubpaths(fsys, r, protectCodex)})
 	}
 	return out
 }
@@ -424,11 +428,17 @@ const maxGitPointerSize = 1 << 20
 
 // defaultReadOnlySubpaths is §1.6 for one writable root: <root>/.git when
 // it is a directory or a regular file (plus, for a `gitdir: <path>` file,
-// the existing gitdir it points to, listed first), <root>/.agents and
-// <root>/.codex when they are directories. Stat follows symlinks, like
-// the helper's is_dir()/is_file(); the paths themselves stay literal so
-// the renderer can mask a symlinked .git/.codex inode itself.
-func defaultReadOnlySubpaths(fsys FS, root string) []string {
+// the existing gitdir it points to, listed first), <root>/.agents when it
+// is a directory, and <root>/.codex when it is a directory or, with
+// protectMissingCodex (the root is the cwd), whatever it is: missing, a
+// plain file, anything. That last rule is v0.118+ (#15067) and what the
+// 0.125 reference helper does: the target must not be able to create
+// the project's .codex (its config) without going through the host's
+// approval flow; the renderer masks a missing one with /dev/null. Stat
+// follows symlinks, like the helper's is_dir()/is_file(); the paths
+// themselves stay literal so the renderer can mask a symlinked
+// .git/.codex inode itself.
+func defaultReadOnlySubpaths(fsys FS, root string, protectMissingCodex bool) []string {
 	var subpaths []string
 	git := filepath.Join(root, ".git")
 	gitIsDir, gitIsFile := isDir(fsys, git), isRegular(fsys, git)
@@ -440,10 +450,11 @@ func defaultReadOnlySubpaths(fsys FS, root string) []string {
 		}
 		subpaths = append(subpaths, git)
 	}
-	for _, name := range []string{".agents", ".codex"} {
-		if d := filepath.Join(root, name); isDir(fsys, d) {
-			subpaths = append(subpaths, d)
-		}
+	if d := filepath.Join(root, ".agents"); isDir(fsys, d) {
+		subpaths = append(subpaths, d)
+	}
+	if d := filepath.Join(root, ".codex"); protectMissingCodex || isDir(fsys, d) {
+		subpaths = append(subpaths, d)
 	}
 	return dedupPaths(fsys, subpaths, false)
 }

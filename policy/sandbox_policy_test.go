@@ -252,6 +252,15 @@ func TestLegacyWritableRoots(t *testing.T) {
 		t.Errorf("WritableRootsWithCwd =\n%#v\nwant\n%#v", got, want)
 	}
 
+	// 0.125: the cwd root protects a missing .codex; no other root does.
+	bare := d + "/bare"
+	mkdirs(t, bare)
+	ww = SandboxPolicy{Type: PolicyWorkspaceWrite, WritableRoots: []string{extra}, ExcludeSlashTmp: true, ExcludeTmpdirEnvVar: true}
+	want = []WritableRoot{{Root: extra}, {Root: bare, ReadOnlySubpaths: []string{bare + "/.codex"}}}
+	if got := ww.WritableRootsWithCwd(HostFS, bare+"/"); !reflect.DeepEqual(got, want) {
+		t.Errorf("missing .codex: WritableRootsWithCwd =\n%#v\nwant\n%#v", got, want)
+	}
+
 	// Exclusions, a missing /tmp, and an unusable $TMPDIR.
 	ww = SandboxPolicy{Type: PolicyWorkspaceWrite, ExcludeTmpdirEnvVar: true}
 	if got := ww.WritableRootsWithCwd(noTmpFS{HostFS}, cwd); len(got) != 1 || got[0].Root != cwd {
@@ -348,10 +357,34 @@ func TestProtectedSubpaths(t *testing.T) {
 					want = append(want, root+"/"+w)
 				}
 			}
-			if got := defaultReadOnlySubpaths(HostFS, root); !reflect.DeepEqual(got, want) {
+			if got := defaultReadOnlySubpaths(HostFS, root, false); !reflect.DeepEqual(got, want) {
 				t.Errorf("got %v; want %v", got, want)
 			}
 		})
+	}
+}
+
+func TestProtectedSubpathsOfCwdRoot(t *testing.T) {
+	// 0.125 (v0.118+, #15067): the cwd's root protects .codex whatever it
+	// is, missing and plain file included; .agents only as a directory.
+	d := realTemp(t)
+	mkdirs(t, d+"/missing", d+"/file", d+"/dir/.codex", d+"/dir/.agents")
+	writeFile(t, d+"/file/.codex", "x\n")
+	writeFile(t, d+"/file/.agents", "y\n")
+	for root, want := range map[string][]string{
+		d + "/missing": {d + "/missing/.codex"},
+		d + "/file":    {d + "/file/.codex"},
+		d + "/dir":     {d + "/dir/.agents", d + "/dir/.codex"},
+	} {
+		if got := defaultReadOnlySubpaths(HostFS, root, true); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %v; want %v", root, got, want)
+		}
+	}
+	// Other roots: neither a missing nor a plain-file .codex.
+	for _, root := range []string{d + "/missing", d + "/file"} {
+		if got := defaultReadOnlySubpaths(HostFS, root, false); got != nil {
+			t.Errorf("%s (not the cwd): got %v; want none", root, got)
+		}
 	}
 }
 
@@ -359,7 +392,7 @@ func TestGitPointerSizeCap(t *testing.T) {
 	d := realTemp(t)
 	mkdirs(t, d+"/gd")
 	writeFile(t, d+"/.git", "gitdir: gd"+strings.Repeat(" ", maxGitPointerSize))
-	if got, want := defaultReadOnlySubpaths(HostFS, d), []string{d + "/.git"}; !reflect.DeepEqual(got, want) {
+	if got, want := defaultReadOnlySubpaths(HostFS, d, false), []string{d + "/.git"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("oversized .git: %v; want %v", got, want)
 	}
 }
