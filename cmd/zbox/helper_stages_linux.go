@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +17,6 @@ import (
 	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/netns"
 	"github.com/zbox-sandbox/zbox/policy"
-	"runtime"
 )
 
 func lsmLegacySpec(roots []string) policy.LandlockSpec { return lsm.LegacySpec(roots) }
@@ -184,10 +186,62 @@ func runHelperViaBwrap(h *helperArgs, pols policy.ResolvedPolicies, plan *policy
 	}
 	inner = append(inner, "--")
 	inner = append(inner, h.Command...)
+	if !h.NoProc && bwrapProcRefused(&p) {
+		// The helper's /proc preflight (spec §4): bwrap cannot mount a
+		// fresh procfs here (masked /proc in a container), so run without
+		// --proc, silently, as the helper does.
+		var kept []policy.MountOp
+		for _, op := range p.Mounts {
+			if op.Kind != policy.OpProc {
+				kept = append(kept, op)
+			}
+		}
+		p.Mounts = kept
+	}
 	status, err := runBwrapEngine(&p, inner)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bwrap: %v\n", err)
 		return exitSetup
 	}
 	return status
+}
+
+// bwrapProcRefused runs the plan once under the system bwrap with true as
+// the command and reports whether bwrap failed to mount /proc. It accepts
+// both bwrap's old "/newroot/proc" and 0.12's "/proc" wording (the
+// helper's matcher misses the latter: Codex issues #44304, #44329).
+func bwrapProcRefused(plan *policy.Plan) bool {
+	bw, err := findBwrap()
+	if err != nil {
+		return false
+	}
+	trueBin := "true"
+	for _, c := range []string{"/usr/bin/true", "/bin/true"} {
+		if _, err := os.Stat(c); err == nil {
+			trueBin = c
+			break
+		}
+	}
+	r := &bwrapRun{}
+	defer func() {
+		for _, f := range r.files {
+			f.Close()
+		}
+	}()
+	args, err := policy.BwrapArgs(plan, r.dataFD, []string{trueBin})
+	if err != nil {
+		return false
+	}
+	cmd := exec.Command(bw, args...)
+	cmd.ExtraFiles = r.files
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	_ = cmd.Run()
+	msg := stderr.String()
+	if len(msg) > 64<<10 {
+		msg = msg[:64<<10]
+	}
+	return strings.Contains(msg, "Can't mount proc") &&
+		(strings.Contains(msg, "/newroot/proc") || strings.Contains(msg, "on /proc")) &&
+		(strings.Contains(msg, "Invalid argument") || strings.Contains(msg, "Operation not permitted") || strings.Contains(msg, "Permission denied"))
 }
