@@ -185,6 +185,9 @@ func TestSyscallTablesMatchKernel(t *testing.T) {
 			t.Errorf("%s: audit arch %#x, want %#x", goarch, ai.audit, goldenAudit[goarch])
 		}
 		for name, nr := range want {
+			if _, used := ai.nums[name]; !used {
+				continue // a control syscall of the tests, not in zbox's rules
+			}
 			got, err := ai.number(name)
 			if err != nil {
 				t.Errorf("%s: %v", goarch, err)
