@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,12 +76,23 @@ func BenchmarkStartup(b *testing.B) {
 	if err != nil {
 		b.Skip("bubblewrap is not installed")
 	}
+	// zbox-plan is the same sandbox as the CLI's default, run from a plan:
+	// the engine alone, without profile and policy resolution.
+	plan := basePlan("")
+	plan.Command = []string{"/bin/true"}
+	plan.Landlock = &policy.LandlockSpec{Scope: true}
+	f := filepath.Join(b.TempDir(), "plan.json")
+	if err := os.WriteFile(f, mustJSON(b, plan), 0o644); err != nil {
+		b.Fatal(err)
+	}
 	cmds := map[string][]string{
-		"zbox":    {zboxBin, "--", "/bin/true"},
-		"bwrap":   {bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--unshare-pid", "--unshare-net", "--new-session", "--die-with-parent", "/bin/true"},
+		"zbox":      {zboxBin, "--", "/bin/true"},
+		"zbox-plan": {zboxBin, "exec-plan", f},
+		// The same mounts and namespaces as zbox's default sandbox.
+		"bwrap":   {bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent", "/bin/true"},
 		"unshare": {"unshare", "-Urmpn", "--fork", "--mount-proc", "/bin/true"},
 	}
-	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "unshare"})
+	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "zbox-plan", "unshare"})
 }
 
 // BenchmarkBinds times N read-only binds in one sandbox: bwrap 0.8
@@ -118,4 +132,195 @@ func BenchmarkBinds(b *testing.B) {
 			}, []string{"bwrap", "zbox"})
 		})
 	}
+}
+
+// BenchmarkBridge measures the proxy-only bridge of a real sandbox (a
+// listener on the sandbox's 127.0.0.1 whose connections the outer zbox
+// accepts and splices to the route's endpoint on the host's loopback)
+// against a direct loopback connection on the host. The same client
+// (netTool bench) runs inside the sandbox through the bridge and on the
+// host directly, interleaved, against the same server; each measures
+// one 128 MiB stream into a sink and the median of 100 connections
+// (connect, 1-byte echo, close). Reported: both throughputs, their
+// ratio (target >= 0.8), both latencies and the latency the bridge
+// adds per connection.
+func BenchmarkBridge(b *testing.B) {
+	host := startMux(b, "tcp4", "127.0.0.1:0")
+	const streamBytes, conns = "134217728", "100"
+	plan := basePlan("")
+	plan.Network = policy.NetworkSpec{Mode: policy.NetProxyOnly, Routes: []policy.ProxyRoute{{EnvKey: "HTTP_PROXY", Endpoint: host.Addr()}}}
+	plan.Filter.Network = policy.SeccompProxyRouted
+	plan.Command = toolCmd(b, "bench", "env:HTTP_PROXY", streamBytes, conns)
+	f := filepath.Join(b.TempDir(), "plan.json")
+	if err := os.WriteFile(f, mustJSON(b, plan), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	sandboxed := []string{zboxBin, "exec-plan", f}
+	direct := toolCmd(b, "bench", "tcp:"+host.Addr(), streamBytes, conns)
+	measure := func(argv []string) benchResult {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = netEnv("HTTP_PROXY=http://" + host.Addr())
+		out, err := cmd.Output()
+		line := toolLines(string(out))["bench"]
+		var r benchResult
+		if err != nil || json.Unmarshal([]byte(line), &r) != nil {
+			b.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		return r
+	}
+	measure(direct) // warm caches and the server
+	measure(sandboxed)
+	var dMB, sMB, dLat, sLat []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, s := measure(direct), measure(sandboxed)
+		dMB, sMB = append(dMB, d.MBps), append(sMB, s.MBps)
+		dLat, sLat = append(dLat, d.LatUS), append(sLat, s.LatUS)
+	}
+	b.StopTimer()
+	med := func(v []float64) float64 {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		return s[len(s)/2]
+	}
+	b.ReportMetric(med(dMB), "direct-MB/s")
+	b.ReportMetric(med(sMB), "bridge-MB/s")
+	b.ReportMetric(med(sMB)/med(dMB), "bridge/direct")
+	b.ReportMetric(med(dLat), "direct-lat-us")
+	b.ReportMetric(med(sLat), "bridge-lat-us")
+	b.ReportMetric(med(sLat)-med(dLat), "added-lat-us")
+	b.ReportMetric(0, "ns/op") // each op is two process runs; not meaningful
+}
+
+// codexRef finds the reference helper: $ZBOX_CODEX_REF, or the codex
+// binary of npm @openai/codex@0.125.0-linux-<arch> installed under
+// /opt/codex-ref (.ci/run installs it there).
+func codexRef() string {
+	if p := os.Getenv("ZBOX_CODEX_REF"); p != "" {
+		return p
+	}
+	m, _ := filepath.Glob("/opt/codex-ref/node_modules/@openai/codex/vendor/*/codex/codex")
+	if len(m) == 0 {
+		return ""
+	}
+	return m[0]
+}
+
+// BenchmarkHelper times helper mode against the reference helper (codex
+// 0.125 run as codex-linux-sandbox, which drives the system bwrap) for a
+// read-only and a workspace-write policy.
+func BenchmarkHelper(b *testing.B) {
+	ref := codexRef()
+	if ref == "" {
+		b.Skip("the reference helper is not installed (npm @openai/codex@0.125.0-linux-x64 under /opt/codex-ref, or set ZBOX_CODEX_REF)")
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		b.Skip("the reference helper needs bubblewrap, which is not installed")
+	}
+	dir := b.TempDir()
+	link := filepath.Join(dir, "codex-linux-sandbox")
+	if err := os.Symlink(ref, link); err != nil {
+		b.Fatal(err)
+	}
+	ws := filepath.Join(dir, "ws")
+	if err := os.MkdirAll(filepath.Join(ws, ".git"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, pc := range []struct{ name, policy string }{
+		{"read-only", `{"type":"read-only"}`},
+		{"workspace-write", `{"type":"workspace-write","network_access":false}`},
+	} {
+		b.Run(pc.name, func(b *testing.B) {
+			args := []string{"--sandbox-policy-cwd", ws, "--sandbox-policy", pc.policy, "--", "/bin/true"}
+			compare(b, "codex", map[string][]string{
+				"codex": append([]string{link}, args...),
+				"zbox":  append([]string{zboxBin, "linux-sandbox"}, args...),
+			}, []string{"codex", "zbox"})
+		})
+	}
+}
+
+// BenchmarkMemory reports the peak resident memory (VmHWM) of the
+// sandbox's host-side process and of its pid 1, for `zbox -- CMD` and
+// for bwrap with the same sandbox, and the size of the binary under
+// test. The outer process's VmHWM is read while the sandbox still runs;
+// pid 1's by the target, from /proc/1/status inside. (wait4's maxrss is
+// no use here: Go starts children with CLONE_VM|CLONE_VFORK, and execve
+// folds the parent's high-water mark into the child's maxrss.)
+func BenchmarkMemory(b *testing.B) {
+	hwm := func(status string) int {
+		for _, line := range strings.Split(status, "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				n, _ := strconv.Atoi(f[1])
+				return n
+			}
+		}
+		return 0
+	}
+	script := "cat /proc/1/status; echo END; sleep 0.2"
+	// peak runs argv once and returns the outer process's and pid 1's
+	// VmHWM in KiB.
+	peak := func(argv []string) (outer, pid1 int) {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		var out syncBuffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for start := time.Now(); !strings.Contains(out.String(), "END"); time.Sleep(2 * time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				cmd.Process.Kill()
+				cmd.Wait()
+				b.Fatalf("%v did not report: %q", argv, out.String())
+			}
+		}
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("%v: %v\n%s", argv, err, out.String())
+		}
+		return hwm(string(st)), hwm(out.String())
+	}
+	zboxArgv := []string{zboxBin, "--", "/bin/sh", "-c", script}
+	var bwArgv []string
+	if bw, err := exec.LookPath("bwrap"); err == nil {
+		bwArgv = []string{bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--unshare-pid",
+			"--unshare-net", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent", "/bin/sh", "-c", script}
+	}
+	var zo, zi, bo, bi int
+	for i := 0; i < b.N; i++ {
+		o, p := peak(zboxArgv)
+		zo, zi = max(zo, o), max(zi, p)
+		if bwArgv != nil {
+			o, p := peak(bwArgv)
+			bo, bi = max(bo, o), max(bi, p)
+		}
+	}
+	b.ReportMetric(float64(zo), "zbox-outer-KB")
+	b.ReportMetric(float64(zi), "zbox-init-KB")
+	if bwArgv != nil {
+		b.ReportMetric(float64(bo), "bwrap-outer-KB")
+		b.ReportMetric(float64(bi), "bwrap-pid1-KB")
+	}
+	if st, err := os.Stat(zboxBin); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "binary-MiB")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// syncBuffer is a strings.Builder safe to read while a process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

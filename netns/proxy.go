@@ -36,6 +36,9 @@ const (
 // AllowNonPublic is set. For names, non-public results are dropped and
 // only the remaining addresses are dialled — the very addresses that
 // were checked, so a second DNS answer cannot swap them (DNS rebinding).
+// The one exception is an allow rule naming "localhost" exactly: that
+// name is mapped to 127.0.0.1 and ::1 without any lookup, and those two
+// may be dialled (zbox --allow-net=localhost reaches the host's loopback).
 //
 // The exported fields may be changed before the first ServeConn only.
 type Proxy struct {
@@ -184,7 +187,22 @@ func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *
 	defer cancel()
 
 	var addrs []netip.Addr
-	if t.ip.IsValid() {
+	if !t.ip.IsValid() && t.host == "localhost" && p.rules.namesExactly(t, port) {
+		// An allow rule naming "localhost" itself asks for the host's
+		// loopback, which the public-address check would otherwise
+		// always refuse. The name is mapped here, as the Codex helper
+		// does for proxy URLs, never resolved: /etc/hosts or DNS could
+		// point it anywhere (RFC 6761 §6.3 reserves it for loopback).
+		// A wildcard or "*" never gets this: only the explicit name.
+		for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()} {
+			if !p.rules.deniesIP(a, port) {
+				addrs = append(addrs, a)
+			}
+		}
+		if len(addrs) == 0 {
+			return nil, &denial{"localhost's loopback addresses are denied"}, nil
+		}
+	} else if t.ip.IsValid() {
 		if !p.AllowNonPublic && !v.explicitIP && !isPublicAddr(t.ip) {
 			return nil, &denial{fmt.Sprintf("%s is not a public address; allow it with an IP rule naming it", t.ip)}, nil
 		}
@@ -241,6 +259,17 @@ func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *
 		}
 	}
 	return nil, nil, lastErr
+}
+
+// namesExactly reports whether an allow rule names host t by its exact
+// name (not a wildcard, not "*") for port.
+func (r Rules) namesExactly(t target, port int) bool {
+	for _, ru := range r.allow {
+		if ru.kind == ruleExact && ru.matches(t, port) {
+			return true
+		}
+	}
+	return false
 }
 
 // deniesIP reports whether a deny rule names address a (for a name that

@@ -123,7 +123,7 @@ func TestProxyNonPublicAddresses(t *testing.T) {
 	_, port, _ := net.SplitHostPort(echo.Addr())
 
 	// Allowed by a wildcard, but 127.0.0.1 is not public.
-	_, paddr := startProxy(t, []string{"*", "localhost"}, nil, nil)
+	_, paddr := startProxy(t, []string{"*"}, nil, nil)
 	c := dialProxy(t, paddr)
 	resp, _ := connectRequest(t, c, echo.Addr(), "")
 	if body := readBody(t, resp); resp.StatusCode != 403 || !strings.Contains(body, "127.0.0.1 is not a public address") {
@@ -137,7 +137,7 @@ func TestProxyNonPublicAddresses(t *testing.T) {
 	}
 
 	// AllowNonPublic lifts the check.
-	_, paddr = startProxy(t, []string{"localhost"}, nil, func(p *Proxy) { p.AllowNonPublic = true })
+	_, paddr = startProxy(t, []string{"*"}, nil, func(p *Proxy) { p.AllowNonPublic = true })
 	c = dialProxy(t, paddr)
 	resp, _ = connectRequest(t, c, "localhost:"+port, "")
 	if resp.StatusCode != 200 {
@@ -145,15 +145,81 @@ func TestProxyNonPublicAddresses(t *testing.T) {
 	}
 
 	// So does an IP rule naming the address, also for names resolving to it.
-	_, paddr = startProxy(t, []string{"localhost", "127.0.0.1"}, nil, func(p *Proxy) {
+	_, paddr = startProxy(t, []string{"dev.zone.test", "127.0.0.1"}, nil, func(p *Proxy) {
 		p.Resolve = func(context.Context, string) ([]netip.Addr, error) {
 			return []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")}, nil
 		}
 	})
 	c = dialProxy(t, paddr)
-	resp, _ = connectRequest(t, c, "localhost:"+port, "")
+	resp, _ = connectRequest(t, c, "dev.zone.test:"+port, "")
 	if resp.StatusCode != 200 {
 		t.Errorf("explicit IP rule: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+}
+
+// TestProxyExplicitLocalhost: an allow rule naming "localhost" exactly
+// reaches the host's loopback (zbox --allow-net=localhost), with the
+// name mapped by the proxy, never resolved; wildcards, IP literals, other
+// ports and deny rules on the loopback addresses are not affected.
+func TestProxyExplicitLocalhost(t *testing.T) {
+	tests := []struct {
+		name        string
+		allow, deny []string
+		target      string
+		status      int
+		dialled     string // first address dialled ("" = none)
+		body        string // substring of a refusal
+	}{
+		{"exact name", []string{"localhost"}, nil, "localhost:8080", 200, "127.0.0.1:8080", ""},
+		{"upper case, trailing dot", []string{"LocalHost"}, nil, "LOCALHOST.:8080", 200, "127.0.0.1:8080", ""},
+		{"exact name and port", []string{"localhost:8080"}, nil, "localhost:8080", 200, "127.0.0.1:8080", ""},
+		{"other port", []string{"localhost:8080"}, nil, "localhost:8081", 403, "", "no rule matches"},
+		{"wildcard only", []string{"*"}, nil, "localhost:8080", 403, "", "resolves only to non-public"},
+		{"IP literal not named", []string{"localhost"}, nil, "127.0.0.1:8080", 403, "", "no rule matches"},
+		{"IPv4 loopback denied", []string{"localhost"}, []string{"127.0.0.1"}, "localhost:8080", 200, "[::1]:8080", ""},
+		{"both loopbacks denied", []string{"localhost"}, []string{"127.0.0.1", "::1"}, "localhost:8080", 403, "", "loopback addresses are denied"},
+		{"name denied", []string{"localhost"}, []string{"localhost"}, "localhost:8080", 403, "", "deny rule"},
+		{"subdomain", []string{"localhost"}, nil, "a.localhost:8080", 403, "", "no rule matches"},
+	}
+	echo := startServer(t, echoHandler)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var dialled []string
+			_, paddr := startProxy(t, tt.allow, tt.deny, func(p *Proxy) {
+				p.Resolve = func(_ context.Context, host string) ([]netip.Addr, error) {
+					if host == "localhost" && tt.status == 200 {
+						t.Errorf("the proxy resolved localhost instead of mapping it")
+					}
+					return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+				}
+				p.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					mu.Lock()
+					dialled = append(dialled, addr)
+					mu.Unlock()
+					var d net.Dialer
+					return d.DialContext(ctx, "tcp", echo.Addr())
+				}
+			})
+			c := dialProxy(t, paddr)
+			resp, _ := connectRequest(t, c, tt.target, "")
+			body := ""
+			if resp.StatusCode != 200 {
+				body = readBody(t, resp)
+			}
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.body) {
+				t.Errorf("CONNECT %s: %d %q, want %d %q", tt.target, resp.StatusCode, body, tt.status, tt.body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			first := ""
+			if len(dialled) > 0 {
+				first = dialled[0]
+			}
+			if first != tt.dialled {
+				t.Errorf("dialled %v, want first %q", dialled, tt.dialled)
+			}
+		})
 	}
 }
 
@@ -671,13 +737,20 @@ func FuzzProxyRequest(f *testing.F) {
 			mu.Lock()
 			host, ok := names[ap.Addr()]
 			mu.Unlock()
+			// The one way to a non-public address: the exact
+			// "localhost" rule, which the proxy maps to loopback
+			// without resolving (so no name was recorded).
+			viaLocalhost := !ok && ap.Addr().IsLoopback()
 			if !ok {
 				host = ap.Addr().String()
+			}
+			if viaLocalhost {
+				host = "localhost"
 			}
 			if allowed, rule := rules.Decide(host, int(ap.Port())); !allowed {
 				violation.Store(fmt.Sprintf("dialled %s (%s:%d) although %s", address, host, ap.Port(), rule))
 			}
-			if !isPublicAddr(ap.Addr()) || ap.Addr() == netip.MustParseAddr("203.0.113.66") {
+			if (!isPublicAddr(ap.Addr()) && !viaLocalhost) || ap.Addr() == netip.MustParseAddr("203.0.113.66") {
 				violation.Store("dialled non-public or denied address " + address)
 			}
 			a, b := net.Pipe()

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -144,6 +145,67 @@ func runBwrapEngine(plan *policy.Plan, inner []string) (int, error) {
 		return 0, &SetupError{Msg: fmt.Sprintf("wait for bwrap: %v", err)}
 	}
 	return 0, nil
+}
+
+// startPPID is the parent this process was started by, recorded before
+// anything else runs, so that dieWithParent can tell whether that parent
+// is already gone.
+var startPPID = os.Getppid()
+
+// dieWithParent makes this process die by SIGKILL when its parent exits
+// (bwrap --die-with-parent sets it in its monitor, and the helper's bwrap
+// gets --die-with-parent). The init is already tied to this process and,
+// being pid 1 or holding its own death signal, takes the sandbox with it.
+//
+// The kernel delivers the signal when the parent *thread* exits; the
+// caller's thread that forked us is its main thread in practice.
+// prctl only arms the signal for the future: a parent that already
+// exited before it was armed is detected by the changed ppid.
+func dieWithParent() {
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	if os.Getppid() != startPPID {
+		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
+	}
+}
+
+// inheritedFDs lists the fds above 2 that this process inherited and that
+// bwrap would pass on to the command: every open fd without close-on-exec
+// (the Go runtime opens all of its own with O_CLOEXEC, and the fds bwrap
+// consumes while parsing, --args, --file, --bind-data, --ro-bind-data and
+// --seccomp, are closed by then), except those bwrap closes in the
+// sandbox: --info-fd, --json-status-fd, --sync-fd, --block-fd,
+// --userns-block-fd and the --bind-fd/--ro-bind-fd fds.
+func inheritedFDs(plan *policy.Plan) []int {
+	skip := map[int]bool{}
+	st := plan.Status
+	for _, p := range []*int{st.InfoFD, st.JSONStatusFD, st.SyncFD, st.BlockFD, st.UsernsBlockFD} {
+		if p != nil {
+			skip[*p] = true
+		}
+	}
+	for _, op := range plan.Mounts {
+		if op.FD != nil {
+			skip[*op.FD] = true
+		}
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 || skip[fd] {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			// Closed meanwhile (the ReadDir fd itself), or zbox's own.
+			continue
+		}
+		fds = append(fds, fd)
+	}
+	return fds
 }
 
 // runExecInner is zbox's inner stage under the bwrap engine:

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/zbox-sandbox/zbox/cmd/zbox/bwrapcli"
 )
@@ -14,10 +13,16 @@ import (
 // --cap-drop, errors as "bwrap: ..." with status 1), carried out by the
 // native engine.
 func runBwrapMode(argv0 string, args []string) int {
-	name := filepath.Base(argv0)
+	// bwrap prints its usage with argv[0] exactly as it was invoked
+	// ("usage: /usr/bin/bwrap [OPTIONS...]"); diagnostics always say
+	// "bwrap: ".
+	name := argv0
 	opts, err := bwrapcli.Parse(args, bwrapcli.OSEnv{})
 	if err != nil {
 		if e, ok := err.(*bwrapcli.Error); ok {
+			for _, w := range e.Warnings {
+				fmt.Fprintln(os.Stderr, w)
+			}
 			fmt.Fprint(os.Stderr, e.Stderr(name))
 		} else {
 			fmt.Fprintf(os.Stderr, "bwrap: %v\n", err)
@@ -39,9 +44,18 @@ func runBwrapMode(argv0 string, args []string) int {
 	if opts.LevelPrefix {
 		prefix = "<3>bwrap: "
 	}
+	// bwrap hands the command every fd it inherited and did not consume
+	// itself (callers pass fds into the sandbox this way); zbox's own
+	// front-ends close them instead.
+	opts.Plan.Status.KeepFDs = inheritedFDs(opts.Plan)
+	if opts.Plan.DieWithParent {
+		// bwrap's monitor (this process) dies with its parent too, which
+		// takes the sandbox down with it.
+		dieWithParent()
+	}
 	// bwrap's monitor returns as soon as the command exits; pid 1 keeps
 	// reaping whatever the command left behind.
-	res, err := runNative(opts.Plan, nativeOptions{KeepReaping: opts.Plan.Namespaces.PID, KeepGhosts: true})
+	res, err := runNative(opts.Plan, nativeOptions{KeepReaping: opts.Plan.Namespaces.PID})
 	if err != nil {
 		if ee, ok := err.(*ExecError); ok {
 			fmt.Fprintf(os.Stderr, "%sexecvp %s: %s\n", prefix, ee.Cmd, ee.Text)

@@ -6,70 +6,254 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
-// runCLI is a placeholder grammar until the kong CLI lands: zbox [--debug]
-// [--no-proc] [--allow-net] -- CMD...
+// cli is one invocation of zbox's own command line. The fields are the
+// process's environment, replaceable in tests.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	host           hostInfo
+	// start is when zbox started, for --debug step timings.
+	start time.Time
+}
+
+// runCLI is zbox's own command line. main has already dispatched the
+// sandbox's init (argv[0]) and the bwrap / linux-sandbox front-ends.
 func runCLI(args []string) int {
 	if len(args) >= 1 && args[0] == "exec-plan" {
 		return runExecPlan(args[1:])
 	}
-	var debug, noProc, net bool
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		a := args[0]
-		args = args[1:]
-		if a == "--" {
-			break
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, host: currentHost(), start: time.Now()}
+	return c.main(args)
+}
+
+// subcommands are the first words that are not a sandboxed command.
+var subcommands = []string{"run", "explain", "doctor", "profile", "version"}
+
+// kongExit carries kong's exit status (after --help) out of Parse.
+type kongExit int
+
+const cliDescription = `Run a command in a Linux sandbox.
+
+With no flags the command can read the whole disk, write nothing and has no
+network; it runs with no capabilities in its own pid, ipc, uts, mount and
+network namespaces. 'zbox [FLAGS] -- CMD' is short for 'zbox run [FLAGS] -- CMD';
+see 'zbox run --help' for the flags. Exit status: the command's, 128+N when a
+signal N killed it, 124 after --timeout, 1 when zbox itself failed, 2 for a
+usage error.`
+
+func (c *cli) parser(root *cliRoot) (*kong.Kong, error) {
+	return kong.New(root,
+		kong.Name("zbox"),
+		kong.Description(cliDescription),
+		kong.Writers(c.stdout, c.stderr),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+	)
+}
+
+// parse runs kong, turning its exit (after --help) into a status.
+func parse(k *kong.Kong, args []string) (ctx *kong.Context, exit int, err error) {
+	exit = -1
+	defer func() {
+		if r := recover(); r != nil {
+			code, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			exit = int(code)
 		}
-		switch a {
-		case "--debug":
-			debug = true
-		case "--no-proc":
-			noProc = true
-		case "--allow-net":
-			net = true
-		case "--engine=native":
-		default:
-			fmt.Fprintf(os.Stderr, "zbox: unknown flag %s\n", a)
-			return exitUsage
-		}
-	}
+	}()
+	ctx, err = k.Parse(args)
+	return ctx, exit, err
+}
+
+func (c *cli) main(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "zbox: no command given (usage: zbox [FLAGS] -- CMD [ARGS...])")
+		fmt.Fprintln(c.stderr, "zbox: no command given (usage: zbox [FLAGS] -- CMD [ARGS...]; see zbox --help)")
 		return exitUsage
 	}
-	plan := &policy.Plan{
-		Namespaces: policy.Namespaces{User: true, Mount: true, PID: true, IPC: true, UTS: true, Net: !net},
-		Mounts: []policy.MountOp{
-			{Kind: policy.OpROBind, Source: "/", Dest: "/"},
-			{Kind: policy.OpDev, Dest: "/dev"},
-		},
-		Network:    policy.NetworkSpec{Mode: policy.NetIsolated},
-		Filter:     policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted},
-		Landlock:   &policy.LandlockSpec{Scope: true},
-		NewSession: true, DieWithParent: true,
-		Command: args,
+	switch args[0] {
+	case "help":
+		args = append(slices.Clone(args[1:]), "--help")
+	case "-h", "--help":
+	case "--version", "-V":
+		args = []string{"version"}
+	default:
+		if !slices.Contains(subcommands, args[0]) {
+			// The default command: zbox [FLAGS] -- CMD.
+			args = append([]string{"run"}, args...)
+		}
 	}
-	if net {
-		plan.Network.Mode = policy.NetFull
-		plan.Filter.Network = policy.SeccompNone
-	}
-	if !noProc {
-		plan.Mounts = append(plan.Mounts, policy.MountOp{Kind: policy.OpProc, Dest: "/proc", Fallback: policy.ProcBindHost})
-	}
-	var logf func(string, ...any)
-	if debug {
-		logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "zbox: "+f+"\n", a...) }
-	}
-	res, err := runNative(plan, nativeOptions{Debug: debug, Logf: logf})
+	var root cliRoot
+	k, err := c.parser(&root)
 	if err != nil {
-		return reportError("zbox", err)
+		fmt.Fprintf(c.stderr, "zbox: internal error: command-line grammar: %v\n", err)
+		return exitSetup
 	}
-	return res.Status
+	ctx, exit, err := parse(k, args)
+	if exit >= 0 {
+		return exit
+	}
+	if err != nil {
+		return c.usage(err)
+	}
+	switch cmd := strings.Fields(ctx.Command()); cmd[0] {
+	case "run":
+		return c.runOrExplain(&root.Run.policyFlags, root.Run.Command, false, false)
+	case "explain":
+		return c.runOrExplain(&root.Explain.policyFlags, root.Explain.Command, true, root.Explain.JSON)
+	case "doctor":
+		return c.doctor(root.Doctor.JSON)
+	case "version":
+		fmt.Fprintln(c.stdout, versionLine())
+		return 0
+	case "profile":
+		if len(cmd) > 1 && cmd[1] == "show" {
+			return c.profileShow(root.Profile.Show.Name, root.Profile.Show.Resolved)
+		}
+		return c.profileList()
+	}
+	fmt.Fprintf(c.stderr, "zbox: internal error: unhandled command %q\n", ctx.Command())
+	return exitSetup
+}
+
+// usage prints a usage error as one line and returns exit status 2.
+func (c *cli) usage(err error) int {
+	msg := strings.TrimSpace(err.Error())
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(c.stderr, "zbox: %s\n", msg)
+	} else {
+		// A kong parse error: say where help is.
+		fmt.Fprintf(c.stderr, "zbox: %s (see zbox run --help)\n", msg)
+	}
+	return exitUsage
+}
+
+// fail reports err with the exit status its kind calls for.
+func (c *cli) fail(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return c.usage(err)
+	}
+	var ee *ExecError
+	if errors.As(err, &ee) {
+		fmt.Fprintf(c.stderr, "zbox: %s: %s\n", ee.Cmd, ee.Text)
+		if ee.Errno == 2 {
+			return 127
+		}
+		return 126
+	}
+	fmt.Fprintf(c.stderr, "zbox: %v\n", err)
+	return exitSetup
+}
+
+// optFlags lists the optional-valued flags, for the "/tmp is not a
+// command" check.
+func (f *policyFlags) bareOptional() []string {
+	var out []string
+	for _, o := range []struct {
+		name string
+		v    *optList
+	}{{"allow-read", &f.AllowRead}, {"allow-write", &f.AllowWrite}, {"allow-net", &f.AllowNet}, {"allow-env", &f.AllowEnv}} {
+		if o.v.Bare > 0 {
+			out = append(out, "--"+o.name)
+		}
+	}
+	return out
+}
+
+// resolve turns flags and profiles into settings.
+func (c *cli) resolve(f *policyFlags) (settings, error) {
+	cl, err := cliLayer(f)
+	if err != nil {
+		return settings{}, err
+	}
+	var names []string
+	for _, v := range f.Profile {
+		items, err := cliItems("--profile", v)
+		if err != nil {
+			return settings{}, err
+		}
+		for _, it := range items {
+			names = append(names, it.Value)
+		}
+	}
+	if len(names) == 0 {
+		// The default profile: a user file may shadow it to change what
+		// a bare "zbox -- CMD" means.
+		names = []string{"default"}
+	}
+	store := newProfileStore(c.getenv, c.host.Cwd)
+	layers, applied, err := profileLayers(store, names)
+	if err != nil {
+		return settings{}, err
+	}
+	s, err := resolveSettings(append(layers, cl), c.host)
+	if err != nil {
+		return settings{}, err
+	}
+	s.Profiles = applied
+	return s, nil
+}
+
+// runOrExplain is zbox run and zbox explain.
+func (c *cli) runOrExplain(f *policyFlags, command []string, explain, asJSON bool) int {
+	if len(command) > 0 && command[0] == "--" {
+		command = command[1:]
+	} else if bare := f.bareOptional(); len(bare) > 0 && len(command) > 0 {
+		// "--allow-write /tmp -- cmd": a value given with a space belongs
+		// to the command, not the flag. A directory cannot be a command,
+		// so this is certainly a mistake.
+		if st, err := os.Stat(command[0]); err == nil && st.IsDir() {
+			return c.usage(usagef("%s %s: %s is a directory, not a command; a value for %s is written with '=' (%s=%s), and the command goes after --",
+				bare[0], command[0], command[0], bare[0], bare[0], command[0]))
+		}
+	}
+	s, err := c.resolve(f)
+	if err != nil {
+		return c.fail(err)
+	}
+	log := c.logger(s.Debug)
+	log.Debug("settings resolved", "profiles", strings.Join(s.Profiles, ","), "took", time.Since(c.start).Round(time.Microsecond))
+	t := time.Now()
+	spec, err := buildSpec(s, command, c.host)
+	if err != nil {
+		return c.fail(err)
+	}
+	log.Debug("plan built", "mounts", len(spec.Plan.Mounts), "network", spec.Plan.Network.Mode, "took", time.Since(t).Round(time.Microsecond))
+	for _, n := range spec.Notes {
+		log.Debug("note", "msg", n)
+	}
+	if explain {
+		if err := c.explain(spec, asJSON); err != nil {
+			return c.fail(err)
+		}
+		return 0
+	}
+	return c.runSpec(spec, log)
+}
+
+// logger is --debug's: one slog line per setup step on stderr.
+func (c *cli) logger(debug bool) *slog.Logger {
+	if !debug {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("stage", "zbox")
 }
 
 // reportError prints err in zbox's one-line form and returns the exit

@@ -269,7 +269,12 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 			// execve recomputes capabilities; a non-zero uid would lose
 			// all of them on the re-exec into the init. The init drops
 			// these before anything else runs.
-			attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP, unix.CAP_SYS_CHROOT}
+			// CAP_DAC_OVERRIDE: the build must create mount points
+			// inside directories it has just made unreadable (a deny mask
+			// with perms 000/111 over a directory that contains a
+			// writable root). In a user namespace it only covers inodes
+			// whose owner is mapped there, i.e. the caller's own files.
+			attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_SETPCAP, unix.CAP_SYS_CHROOT, unix.CAP_DAC_OVERRIDE}
 			if plan.DisableUserns {
 				// Writing the namespace's user.max_user_namespaces.
 				attr.AmbientCaps = append(attr.AmbientCaps, unix.CAP_SYS_RESOURCE)
