@@ -168,9 +168,17 @@ func runHelperViaBwrap(h *helperArgs, pols policy.ResolvedPolicies, plan *policy
 	// The inner stage is this binary: make it visible in a tmpfs root.
 	p.Mounts = append(p.Mounts, policy.MountOp{Kind: policy.OpROBind, Source: self, Dest: self})
 	if h.ProxyMode {
-		parent := os.Getenv("CODEX_HOME")
-		if parent != "" {
-			parent += "/tmp"
+		// Spec §6.1 step 5: $CODEX_HOME/tmp when it can be created and
+		// forced to 0700, else the default temp dir chain ("").
+		parent := ""
+		if home := os.Getenv("CODEX_HOME"); home != "" {
+			dir := home + "/tmp"
+			// Newer helpers also fall back when the socket paths would not
+			// fit sun_path (107 bytes); keep a margin for the run's
+			// directory and socket names.
+			if len(dir)+48 <= 107 && os.MkdirAll(dir, 0o700) == nil && os.Chmod(dir, 0o700) == nil {
+				parent = dir
+			}
 		}
 		br, err := netns.PrepareHostUDSBridges(parent, plan.Network.Routes)
 		if err != nil {
