@@ -100,6 +100,15 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		return nativeResult{}, startError(err)
 	}
 	init := &initHandle{pid: pid}
+	// The init is blocked reading its config: put it into the limits'
+	// cgroup now, so that everything it starts is counted from the start.
+	cg := newSandboxCgroup(plan.Limits, logf)
+	defer cg.remove()
+	if err := cg.add(pid); err != nil {
+		init.kill()
+		init.wait()
+		return nativeResult{}, &SetupError{Msg: err.Error()}
+	}
 	ctlChild.Close()
 	cfgR.Close()
 	logf("init started pid=%d after %s", pid, time.Since(t0))

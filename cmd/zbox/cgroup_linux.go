@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// Resource limits through cgroups, where zbox may create one.
+//
+// rlimits alone leave two holes: the kernel exempts uid 0 from
+// RLIMIT_NPROC whatever its capabilities (so a root caller's fork bomb is
+// not contained), and RLIMIT_AS can only be put on the target after it has
+// started. A cgroup holding the sandbox's init — created and configured
+// before the init is told to go on, so everything it forks starts inside —
+// closes both: pids.max counts every task of the sandbox, memory.max /
+// memory.limit_in_bytes is charged from the first page. zbox uses a
+// cgroup when it can write one (root, or a delegated cgroup v2 subtree)
+// and keeps the rlimits in every case.
+
+// sandboxCgroup is the set of cgroup directories made for one sandbox.
+type sandboxCgroup struct {
+	dirs []string
+}
+
+// newSandboxCgroup creates and configures cgroups for l, or returns nil
+// when none is needed or none can be made (the rlimits still apply).
+func newSandboxCgroup(l *policy.Limits, logf func(string, ...any)) *sandboxCgroup {
+	if l == nil || (l.Processes == 0 && l.MemoryBytes == 0) {
+		return nil
+	}
+	cg := &sandboxCgroup{}
+	name := fmt.Sprintf("zbox-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	if v2 := cgroup2Path(); v2 != "" {
+		dir := filepath.Join(v2, name)
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			ok := true
+			if l.Processes > 0 {
+				ok = ok && writeCg(dir, "pids.max", l.Processes)
+			}
+			if l.MemoryBytes > 0 {
+				ok = ok && writeCg(dir, "memory.max", l.MemoryBytes) && writeCg(dir, "memory.swap.max", 0)
+			}
+			if ok {
+				cg.dirs = append(cg.dirs, dir)
+				return cg
+			}
+			os.Remove(dir)
+		}
+	}
+	// cgroup v1: one hierarchy per controller.
+	for _, c := range []struct {
+		ctrl, file string
+		v          uint64
+	}{{"pids", "pids.max", l.Processes}, {"memory", "memory.limit_in_bytes", l.MemoryBytes}} {
+		if c.v == 0 {
+			continue
+		}
+		base := cgroup1Path(c.ctrl)
+		if base == "" {
+			continue
+		}
+		dir := filepath.Join(base, name)
+		if os.Mkdir(dir, 0o755) != nil {
+			continue
+		}
+		if !writeCg(dir, c.file, c.v) {
+			os.Remove(dir)
+			continue
+		}
+		cg.dirs = append(cg.dirs, dir)
+	}
+	if len(cg.dirs) == 0 {
+		logf("no writable cgroup: limits rely on rlimits only")
+		return nil
+	}
+	return cg
+}
+
+func writeCg(dir, file string, v uint64) bool {
+	return os.WriteFile(filepath.Join(dir, file), []byte(strconv.FormatUint(v, 10)), 0) == nil
+}
+
+// add moves pid (the init, before it starts anything) into the cgroups.
+func (c *sandboxCgroup) add(pid int) error {
+	if c == nil {
+		return nil
+	}
+	for _, d := range c.dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("move the sandbox into cgroup %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// remove deletes the cgroups once the sandbox is gone (its last tasks may
+// take a moment to leave after the init's death).
+func (c *sandboxCgroup) remove() {
+	if c == nil {
+		return
+	}
+	for _, d := range c.dirs {
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(d); err == nil || os.IsNotExist(err) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// cgroup2Path is our own cgroup v2 directory, if cgroup2 is mounted at
+// /sys/fs/cgroup and has the pids and memory controllers delegated to
+// our subtree.
+func cgroup2Path() string {
+	rel := ""
+	forEachLine("/proc/self/cgroup", func(line string) {
+		if strings.HasPrefix(line, "0::") {
+			rel = strings.TrimPrefix(line, "0::")
+		}
+	})
+	if rel == "" {
+		return ""
+	}
+	dir := filepath.Join("/sys/fs/cgroup", rel)
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
+	if err != nil {
+		return ""
+	}
+	ctrls := " " + strings.TrimSpace(string(b)) + " "
+	if !strings.Contains(ctrls, " pids ") || !strings.Contains(ctrls, " memory ") {
+		return ""
+	}
+	return dir
+}
+
+// cgroup1Path is our cgroup directory in the v1 hierarchy of ctrl.
+func cgroup1Path(ctrl string) string {
+	rel := ""
+	forEachLine("/proc/self/cgroup", func(line string) {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 {
+			for _, c := range strings.Split(f[1], ",") {
+				if c == ctrl {
+					rel = f[2]
+				}
+			}
+		}
+	})
+	if rel == "" {
+		return ""
+	}
+	dir := filepath.Join("/sys/fs/cgroup", ctrl, rel)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return dir
+}
+
+func forEachLine(path string, fn func(string)) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fn(sc.Text())
+	}
+}
