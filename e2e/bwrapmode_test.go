@@ -383,6 +383,24 @@ func bwrapCases() []bwrapCase {
 		{name: "execvp failure with a path", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("/nonexistent-zbox/cmd"))
 		}, code: 1},
+		{name: "closed sync-fd and block-fd are ignored", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--sync-fd", "99", "--block-fd", "98", "echo", "ran"))
+		}, want: "ran\n"},
+		{name: "closed bind-fd", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--bind-fd", "99", "/mnt", "true"))
+		}, code: 1},
+		{name: "disable-userns requires unshare-user", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--disable-userns", "true"))
+		}, code: 1},
+		{name: "disable-userns", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--unshare-user", "--unshare-pid", "--proc", "/proc", "--disable-userns"), sh(`unshare -U true 2>&1; echo rc=$?`))
+		}, want: "unshare: unshare failed: No space left on device\nrc=1\n", bug: `--disable-userns fails even with --proc /proc: "bwrap: --disable-userns: write 0 to /proc/sys/user/max_user_namespaces: Read-only file system" (disableUserns writes through the sandbox's /proc after /proc/sys was made read-only; bwrap writes 1 from a nested user namespace through its own /proc handle) (init_linux.go)`},
+		{name: "disable-userns without a fresh proc", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--unshare-user", "--disable-userns"), sh(`unshare -U true 2>&1; echo rc=$?`))
+		}, bug: `--disable-userns fails without --proc: "bwrap: --disable-userns: write 0 to /proc/sys/user/max_user_namespaces: Read-only file system (a fresh /proc is needed in the sandbox)"; bwrap writes the limit through its own handle on /proc and needs no --proc (init_linux.go)`},
+		{name: "assert-userns-disabled", args: func(w *bwrapWorld, tag string) []string {
+			return with(ro, a("--unshare-user", "--assert-userns-disabled", "true"))
+		}, code: 1, bug: `"bwrap: User namespaces are not disabled", bwrap: "bwrap: creation of new user namespaces was not disabled as requested" (init_linux.go)`},
 		{name: "command after --", env: []string{"PATH=" + cleanPath}, args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--", "--dev-bind"))
 		}, code: 1},
@@ -461,6 +479,48 @@ func TestBwrapModeArgv0(t *testing.T) {
 	mustExit(t, zb, 1)
 	if zb.Stderr != "bwrap: --argv0 used multiple times\n" {
 		t.Fatalf("stderr %q", zb.Stderr)
+	}
+}
+
+// TestBwrapModeLevelPrefix: bwrap 0.11's --level-prefix (0.8 lacks it):
+// messages printed after it carry syslog levels, <3> for errors and <4>
+// for warnings (spec bubblewrap.md §1.2).
+func TestBwrapModeLevelPrefix(t *testing.T) {
+	p := bwrapPeers(t)
+	zb := invocation{args: []string{"--chdir", "/", "--level-prefix", "--chdir", "/", "--bogus"}}.run(t, p.zb)
+	mustExit(t, zb, 1)
+	if want := "<4>bwrap: Only the last --chdir option will take effect\n<3>bwrap: Unknown option --bogus\n"; zb.Stderr != want {
+		t.Fatalf("stderr %q, want %q", zb.Stderr, want)
+	}
+	zb = invocation{args: []string{"--level-prefix", "--ro-bind", "/", "/", "/nonexistent-zbox"}}.run(t, p.zb)
+	mustExit(t, zb, 1)
+	if want := "<3>bwrap: execvp /nonexistent-zbox: No such file or directory\n"; zb.Stderr != want {
+		t.Fatalf("stderr %q, want %q", zb.Stderr, want)
+	}
+}
+
+// TestBwrapModeBindFD: --bind-fd and --ro-bind-fd bind what an open fd
+// refers to, and the command does not inherit the fd.
+func TestBwrapModeBindFD(t *testing.T) {
+	p := bwrapPeers(t)
+	w := newBwrapWorld(t)
+	for _, opt := range []string{"--bind-fd", "--ro-bind-fd"} {
+		var rs []result
+		for _, bin := range []string{p.ref, p.zb} {
+			d, err := os.Open(w.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := invocation{
+				args:  []string{"--ro-bind", "/", "/", opt, "3", "/mnt", "sh", "-c", "cat /mnt/readme; (echo x > /mnt/w) 2>/dev/null && echo w=ok || echo w=denied; rm -f /mnt/w; test -e /proc/self/fd/3 && echo fd3=open || echo fd3=closed"},
+				files: []*os.File{d},
+			}.run(t, bin)
+			d.Close()
+			rs = append(rs, r)
+		}
+		if rs[0].String() != rs[1].String() || rs[0].Code != 0 {
+			t.Errorf("%s:\nbwrap:\n%s\nzbox:\n%s", opt, rs[0], rs[1])
+		}
 	}
 }
 
@@ -795,17 +855,19 @@ func TestBwrapModeSeccomp(t *testing.T) {
 	prog := string(seccompDenyMkdir(t))
 	for _, tc := range []struct {
 		name string
+		opt  string
 		data string
 		code int
 	}{
-		{"deny mkdir", prog, 0},
-		{"bad size", prog[:7], 1},
+		{"deny mkdir", "--seccomp", prog, 0},
+		{"bad size", "--seccomp", prog[:7], 1},
+		{"add-seccomp-fd", "--add-seccomp-fd", prog, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var rs []result
 			for _, bin := range []string{p.ref, p.zb} {
 				inv := invocation{
-					args:  []string{"--ro-bind", "/", "/", "--tmpfs", "/tmp", "--seccomp", "3", "sh", "-c", "mkdir /tmp/d 2>&1; echo rc=$?; touch /tmp/f && echo touch=ok"},
+					args:  []string{"--ro-bind", "/", "/", "--tmpfs", "/tmp", tc.opt, "3", "sh", "-c", "mkdir /tmp/d 2>&1; echo rc=$?; touch /tmp/f && echo touch=ok"},
 					files: dataFiles(t, []string{tc.data}),
 				}
 				rs = append(rs, inv.run(t, bin))

@@ -69,6 +69,10 @@ func faultSetups(t *testing.T) []faultSetup {
 		ss = append(ss, faultSetup{name: "cli", argv: func(t *testing.T, ws, script string) []string {
 			return []string{zboxBin, "--allow-write=" + ws, "--", "/bin/sh", "-c", script}
 		}})
+		// With limits zbox may also make a cgroup on the host.
+		ss = append(ss, faultSetup{name: "cli-limits", argv: func(t *testing.T, ws, script string) []string {
+			return []string{zboxBin, "--allow-write=" + ws, "--limit=processes=500,memory=1G", "--", "/bin/sh", "-c", script}
+		}})
 	}
 	return ss
 }
@@ -78,6 +82,8 @@ type leftovers struct {
 	ws, tmpdir string
 	wsBefore   []string
 	proxyDirs  []string
+	// pid is zbox's pid, once started: its cgroups are named zbox-<pid>-*.
+	pid int
 }
 
 func watchLeftovers(t *testing.T, ws, tmpdir string) *leftovers {
@@ -107,6 +113,16 @@ func (l *leftovers) check(t *testing.T, marker string, wsAllowed ...string) (gho
 	if after := proxyDirs(l.tmpdir); len(after) > len(l.proxyDirs) {
 		t.Errorf("zbox-proxy socket directories left: before %v, after %v", l.proxyDirs, after)
 	}
+	if l.pid > 0 {
+		for _, cg := range zboxCgroups(l.pid) {
+			// Remove it (empty by now) so that the host stays clean.
+			if os.Remove(cg) == nil {
+				ghosts = append(ghosts, "cgroup "+cg)
+			} else {
+				t.Errorf("zbox left the cgroup %s, and it cannot be removed", cg)
+			}
+		}
+	}
 	allowed := map[string]bool{}
 	for _, p := range l.wsBefore {
 		allowed[p] = true
@@ -120,6 +136,17 @@ func (l *leftovers) check(t *testing.T, marker string, wsAllowed ...string) (gho
 		}
 	}
 	return ghosts
+}
+
+// zboxCgroups lists the cgroups zbox process pid made (zbox-<pid>-*) in
+// every cgroup hierarchy.
+func zboxCgroups(pid int) []string {
+	var out []string
+	for _, root := range cgroupMounts() {
+		m, _ := filepath.Glob(filepath.Join(root, fmt.Sprintf("zbox-%d-*", pid)))
+		out = append(out, m...)
+	}
+	return out
 }
 
 // listTree lists the paths under dir, relative to it.
@@ -186,13 +213,29 @@ func TestFaultParentSIGKILL(t *testing.T) {
 			}
 			cmd.Process.Kill()
 			cmd.Wait()
-			if ghosts := l.check(t, m); len(ghosts) > 0 {
-				for _, g := range ghosts {
+			l.pid = cmd.Process.Pid
+			var mps, cgs []string
+			for _, g := range l.check(t, m) {
+				if strings.HasPrefix(g, "cgroup ") {
+					cgs = append(cgs, strings.TrimPrefix(g, "cgroup "))
+				} else {
+					mps = append(mps, g)
 					os.RemoveAll(filepath.Join(ws, g))
 				}
-				t.Skipf(ghostBug+"zbox is killed with SIGKILL (only the outer process removes them, after the "+
-					"sandbox exits): %v; a cleanup that survives the outer process is needed (e.g. a small reaper "+
-					"process outside the sandbox holding an fd to each parent directory)", ghosts)
+			}
+			var bugs []string
+			if len(mps) > 0 {
+				bugs = append(bugs, fmt.Sprintf(ghostBug+"zbox is killed with SIGKILL (only the outer process removes them, "+
+					"after the sandbox exits): %v; a cleanup that survives the outer process is needed (e.g. a small "+
+					"reaper outside the sandbox holding an fd to each parent directory)", mps))
+			}
+			if len(cgs) > 0 {
+				bugs = append(bugs, fmt.Sprintf("engine bug: the cgroup zbox makes for --limit stays on the host when zbox "+
+					"is killed with SIGKILL (removed by this test): %v; the same reaper could remove it, or the cgroup "+
+					"could live under one long-lived zbox parent cgroup with notify_on_release/cgroup.events cleanup", cgs))
+			}
+			if len(bugs) > 0 {
+				t.Skip(strings.Join(bugs, "\n"))
 			}
 		})
 	}
@@ -224,6 +267,7 @@ func TestFaultTargetSignals(t *testing.T) {
 				if code != 128+int(sig) {
 					t.Errorf("target killed by %v: zbox exited %d, want %d\n%s", sig, code, 128+int(sig), out.String())
 				}
+				l.pid = cmd.Process.Pid
 				if ghosts := l.check(t, m); len(ghosts) > 0 {
 					t.Errorf("target killed by %v: left on the host: %v", sig, ghosts)
 				}
@@ -267,6 +311,7 @@ func TestFaultOrphansAndClosedStdio(t *testing.T) {
 					if d := time.Since(start); d > 5*time.Second {
 						t.Errorf("zbox took %v to return after its target exited", d)
 					}
+					l.pid = cmd.Process.Pid
 					if ghosts := l.check(t, m); len(ghosts) > 0 {
 						t.Errorf("left on the host: %v", ghosts)
 					}
@@ -394,6 +439,7 @@ func TestFaultHalfwaySetup(t *testing.T) {
 				if code != want {
 					t.Errorf("exit %d, want %d (command not found)\n%s", code, want, out)
 				}
+				l.pid = cmd.Process.Pid
 				if ghosts := l.check(t, m); len(ghosts) > 0 {
 					t.Errorf("left on the host: %v", ghosts)
 				}

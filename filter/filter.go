@@ -69,6 +69,9 @@ const (
 	afUnix  = 1
 	afInet  = 2
 	afInet6 = 10
+
+	sockDgram    = 2   // SOCK_DGRAM
+	sockTypeMask = 0xf // SOCK_TYPE_MASK
 )
 
 type ruleKind int
@@ -92,6 +95,14 @@ const (
 	// the filter would see "not equal"); comparing exactly the half the
 	// kernel looks at closes that hole.
 	denyIfArg0Low32Is
+	// denyUnlessUnixNonDgram: socket() is allowed only for AF_UNIX (full
+	// 64-bit compare, as denyUnlessArg0In) and only when the type is not
+	// SOCK_DGRAM. An unconnected AF_UNIX datagram socket reaches any
+	// datagram socket on the filesystem with sendmsg(2) (which stays
+	// allowed for socketpair IPC): /dev/log, journald, ... The helper's
+	// filter has that hole. socketpair(AF_UNIX, SOCK_DGRAM) stays allowed:
+	// its ends can only talk to each other.
+	denyUnlessUnixNonDgram
 )
 
 type rule struct {
@@ -130,7 +141,7 @@ func rulesFor(spec policy.FilterSpec) ([]rule, error) {
 	case policy.SeccompRestricted:
 		deny(restrictedDenied...)
 		rules = append(rules,
-			rule{name: "socket", kind: denyUnlessArg0In, vals: []uint32{afUnix}},
+			rule{name: "socket", kind: denyUnlessUnixNonDgram},
 			rule{name: "socketpair", kind: denyUnlessArg0In, vals: []uint32{afUnix}},
 		)
 	case policy.SeccompProxyRouted:
@@ -265,6 +276,17 @@ func assemblePolicy(ai archInfo, rules []rule) ([]Insn, error) {
 				}
 				a.jump(bpfJMP|bpfJEQ|bpfK, v, allow, jf)
 			}
+		case denyUnlessUnixNonDgram:
+			a.bind(bodies[i])
+			a.stmt(bpfLD|bpfW|bpfABS, argHigh(0))
+			a.jump(bpfJMP|bpfJEQ|bpfK, 0, next, deny)
+			a.stmt(bpfLD|bpfW|bpfABS, argLow(0))
+			a.jump(bpfJMP|bpfJEQ|bpfK, afUnix, next, deny)
+			// The type's low 4 bits (SOCK_TYPE_MASK); the flags above
+			// them (SOCK_CLOEXEC, SOCK_NONBLOCK) do not matter.
+			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
+			a.stmt(bpfALU|bpfAND|bpfK, sockTypeMask)
+			a.jump(bpfJMP|bpfJEQ|bpfK, sockDgram, deny, allow)
 		case denyIfArg0Low32Is:
 			if len(r.vals) != 1 {
 				return nil, fmt.Errorf("filter: internal error: rule for %s needs exactly one value", r.name)

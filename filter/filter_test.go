@@ -242,6 +242,11 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 			if a0 != afUnix {
 				return deny
 			}
+			// An unconnected AF_UNIX datagram socket could sendmsg to
+			// any datagram socket by path; socketpair's cannot.
+			if name == "socket" && uint32(d.args[1])&0xf == 2 {
+				return deny
+			}
 		}
 	case policy.SeccompProxyRouted:
 		switch name {
@@ -333,6 +338,10 @@ func TestBuildPolicyTable(t *testing.T) {
 		{name: "socket(AF_INET|1<<32)", mode: R, data: sys("socket", afInet|hi, 1), want: eperm},
 		{name: "socket(AF_UNIX|1<<32) fails closed", mode: R, data: sys("socket", afUnix|hi, 1), want: eperm},
 		{name: "socketpair(AF_UNIX)", mode: R, data: sys("socketpair", afUnix, 1), want: allow},
+		{name: "socket(AF_UNIX, SOCK_DGRAM)", mode: R, data: sys("socket", afUnix, 2), want: eperm},
+		{name: "socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC)", mode: R, data: sys("socket", afUnix, 2|0x80000), want: eperm},
+		{name: "socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)", mode: R, data: sys("socket", afUnix, 5|0x800), want: allow},
+		{name: "socketpair(AF_UNIX, SOCK_DGRAM)", mode: R, data: sys("socketpair", afUnix, 2), want: allow},
 		{name: "socketpair(AF_INET)", mode: R, data: sys("socketpair", afInet, 1), want: eperm},
 		{name: "connect", mode: R, data: sys("connect", 3), want: eperm},
 		{name: "accept", mode: R, data: sys("accept", 3), want: eperm},

@@ -97,7 +97,7 @@ func (b *builder) proc(op *policy.MountOp) error {
 	err = unix.Mount("proc", d, "proc", procFlags, "")
 	if err == nil {
 		b.res.Proc = "fresh"
-		return nil
+		return b.protectProc(d, op.Dest)
 	}
 	if errors.Is(err, unix.EPERM) {
 		// The only fully visible procfs may be read-only and locked so
@@ -109,7 +109,7 @@ func (b *builder) proc(op *policy.MountOp) error {
 		if err2 := unix.Mount("proc", d, "proc", procFlags|unix.MS_RDONLY, ""); err2 == nil {
 			b.logf("proc: mounted read-only (a writable instance was refused: %v)", err)
 			b.res.Proc = "fresh-ro"
-			return nil
+			return b.protectProc(d, op.Dest)
 		}
 	}
 	refused := errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EACCES)
@@ -129,7 +129,7 @@ func (b *builder) proc(op *policy.MountOp) error {
 		}
 		_ = b.setAttr(d, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true)
 		b.res.Proc = "host"
-		return nil
+		return b.protectProc(d, op.Dest)
 	}
 	return mountErr("mount proc", "proc", op.Dest, err)
 }
@@ -139,4 +139,34 @@ func procHint(err error) string {
 		return "the host's /proc is probably masked (container runtime); use --no-proc, or run the container with unmasked /proc (docker: --security-opt systempaths=unconfined)"
 	}
 	return ""
+}
+
+// procGlobals are the parts of /proc that act on the whole machine rather
+// than on the sandbox's processes. bwrap binds the same ones read-only
+// ("sys", "sysrq-trigger", "irq", "bus"); runc adds "fs".
+var procGlobals = []string{"sys", "sysrq-trigger", "irq", "bus", "fs"}
+
+// protectProc binds the machine-wide parts of the /proc at d onto
+// themselves read-only, when the sandbox runs as host uid 0 (see
+// Options.HostRoot). For any other uid the files' owner (host root) is
+// not even mapped in the sandbox and plain permissions already refuse
+// writes; leaving them alone there keeps the procfs fully visible, which
+// a nested sandbox needs to mount its own.
+func (b *builder) protectProc(d, dest string) error {
+	if !b.hostRoot {
+		return nil
+	}
+	for _, sub := range procGlobals {
+		p := filepath.Join(d, sub)
+		if _, err := os.Lstat(p); err != nil {
+			continue
+		}
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return mountErr("protect", filepath.Join(dest, sub), filepath.Join(dest, sub), err)
+		}
+		if err := b.setAttr(p, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+			return mountErr("make read-only", filepath.Join(dest, sub), filepath.Join(dest, sub), err)
+		}
+	}
+	return nil
 }

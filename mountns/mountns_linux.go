@@ -34,6 +34,12 @@ const (
 type Options struct {
 	// Logf, if set, receives one line per step with its duration.
 	Logf func(format string, args ...any)
+	// HostRoot says the sandbox runs as host uid 0. The kernel's global
+	// /proc files (sysctls, sysrq-trigger) are owned by that uid and
+	// guarded by plain file permissions, so a capability-less target with
+	// euid 0 could still write kernel.core_pattern or trigger sysrq; a
+	// /proc built for it gets those parts bound read-only.
+	HostRoot bool
 }
 
 // Result says what Build did where it had a choice.
@@ -57,7 +63,7 @@ type Result struct {
 // On return the process's root and cwd are the new root and nothing of the
 // host's tree is reachable except through the binds the ops asked for.
 func Build(ops []policy.MountOp, opt Options) (Result, error) {
-	b := &builder{logf: opt.Logf, res: Result{Proc: "none"}}
+	b := &builder{logf: opt.Logf, res: Result{Proc: "none"}, hostRoot: opt.HostRoot}
 	if b.logf == nil {
 		b.logf = func(string, ...any) {}
 	}
@@ -80,6 +86,7 @@ func Build(ops []policy.MountOp, opt Options) (Result, error) {
 }
 
 type builder struct {
+	hostRoot bool
 	layers   []layer // mounts made so far, for hostPathOf
 	logf     func(string, ...any)
 	res      Result

@@ -208,6 +208,33 @@ func inheritedFDs(plan *policy.Plan) []int {
 	return fds
 }
 
+// fdOpen reports whether fd is an open descriptor of this process.
+func fdOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
+// checkPlanFDs gives fds that are not open bwrap's outcome instead of a
+// failure to hand them to the sandbox: bwrap ignores a closed --sync-fd
+// (its reaper merely keeps it) and a closed --block-fd (the read fails
+// and it carries on), and reports a closed --bind-fd/--ro-bind-fd fd when
+// it resolves the bind source.
+func checkPlanFDs(plan *policy.Plan) error {
+	st := &plan.Status
+	if st.SyncFD != nil && !fdOpen(*st.SyncFD) {
+		st.SyncFD = nil
+	}
+	if st.BlockFD != nil && !fdOpen(*st.BlockFD) {
+		st.BlockFD = nil
+	}
+	for _, op := range plan.Mounts {
+		if op.FD != nil && !fdOpen(*op.FD) {
+			return fmt.Errorf("Can't find source path %s: No such file or directory", op.Source)
+		}
+	}
+	return nil
+}
+
 // runExecInner is zbox's inner stage under the bwrap engine:
 // `zbox exec-inner SPEC -- CMD...`, run by bwrap inside its namespaces.
 func runExecInner(args []string) int {

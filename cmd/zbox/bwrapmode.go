@@ -48,6 +48,10 @@ func runBwrapMode(argv0 string, args []string) int {
 	// itself (callers pass fds into the sandbox this way); zbox's own
 	// front-ends close them instead.
 	opts.Plan.Status.KeepFDs = inheritedFDs(opts.Plan)
+	if err := checkPlanFDs(opts.Plan); err != nil {
+		fmt.Fprintf(os.Stderr, "%s%v\n", prefix, err)
+		return exitSetup
+	}
 	if opts.Plan.DieWithParent {
 		// bwrap's monitor (this process) dies with its parent too, which
 		// takes the sandbox down with it.

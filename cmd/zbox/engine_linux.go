@@ -122,7 +122,8 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	}
 
 	cwd, _ := os.Getwd()
-	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, FDs: passed}
+	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, FDs: passed,
+		HostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
 		init.kill()
 		init.wait()

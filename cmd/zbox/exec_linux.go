@@ -69,6 +69,9 @@ func execInPlace(plan *policy.Plan) error {
 			return &SetupError{Msg: fmt.Sprintf("setsid: %v", err)}
 		}
 	}
+	if err := joinAnonymousKeyring(); err != nil {
+		return &SetupError{Msg: err.Error()}
+	}
 	if err := dropCapsThread(plan.Caps.Keep); err != nil {
 		// A caller without CAP_SETPCAP has an empty bounding set to drop
 		// only if it was root; an unprivileged caller has nothing to

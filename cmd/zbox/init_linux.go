@@ -96,7 +96,7 @@ func (in *initProc) run() int {
 		if in.log != nil {
 			logf = func(f string, a ...any) { in.log.Debug(fmt.Sprintf(f, a...)) }
 		}
-		res, err := mountns.Build(p.Mounts, mountns.Options{Logf: logf})
+		res, err := mountns.Build(p.Mounts, mountns.Options{Logf: logf, HostRoot: in.cfg.HostRoot})
 		if err != nil {
 			initFail(in.ctl, err.Error())
 		}
@@ -316,6 +316,13 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 	// credentials the kernel checks for signals and /proc access to pid 1),
 	// destroyed by the runtime when fn returns.
 	go lsm.RunOnDisposableThread(func() {
+		// A fresh, anonymous session keyring: keyrings are not
+		// namespaced, and the one inherited from the caller would let
+		// the target read and add the caller's keys.
+		if err := joinAnonymousKeyring(); err != nil {
+			ch <- result{err: err}
+			return
+		}
 		// Capabilities first: dropping the bounding set needs
 		// CAP_SETPCAP, and nothing after this needs any capability
 		// (Landlock and seccomp only need no_new_privs).
@@ -612,6 +619,17 @@ func disableUserns(set bool) error {
 	}
 	if strings.TrimSpace(string(b)) != "0" {
 		return errors.New("User namespaces are not disabled")
+	}
+	return nil
+}
+
+// joinAnonymousKeyring gives the calling thread (and so what it forks or
+// execs) a new anonymous session keyring, as runc does for containers.
+// ENOSYS (no keyring support) is fine: nothing to leak then.
+func joinAnonymousKeyring() error {
+	_, _, e := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	if e != 0 && e != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", e)
 	}
 	return nil
 }

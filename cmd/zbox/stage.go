@@ -44,6 +44,9 @@ type initConfig struct {
 	Cwd   string `json:"cwd"`
 	Home  string `json:"home,omitempty"`
 	Debug bool   `json:"debug,omitempty"`
+	// HostRoot: the sandbox's uid is host uid 0 (a root caller), which
+	// owns the kernel's /proc files; see mountns.Options.HostRoot.
+	HostRoot bool `json:"host_root,omitempty"`
 	// KeepReaping keeps pid 1 alive after the target exits until every
 	// other process in the sandbox has exited (bwrap's behaviour). zbox's
 	// default kills them: nothing outlives the command.
