@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zbox-sandbox/zbox/policy"
@@ -38,6 +39,7 @@ func newSandboxCgroup(l *policy.Limits, logf func(string, ...any)) *sandboxCgrou
 	cg := &sandboxCgroup{}
 	name := fmt.Sprintf("zbox-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
 	if v2 := cgroup2Path(); v2 != "" {
+		removeStale(v2)
 		dir := filepath.Join(v2, name)
 		if err := os.Mkdir(dir, 0o755); err == nil {
 			ok := true
@@ -66,6 +68,7 @@ func newSandboxCgroup(l *policy.Limits, logf func(string, ...any)) *sandboxCgrou
 		if base == "" {
 			continue
 		}
+		removeStale(base)
 		dir := filepath.Join(base, name)
 		if os.Mkdir(dir, 0o755) != nil {
 			continue
@@ -81,6 +84,33 @@ func newSandboxCgroup(l *policy.Limits, logf func(string, ...any)) *sandboxCgrou
 		return nil
 	}
 	return cg
+}
+
+// removeStale deletes cgroups of earlier zbox runs under base whose zbox
+// is gone (SIGKILLed before it could remove them). rmdir only succeeds on
+// an empty cgroup, so a live sandbox's is never touched.
+func removeStale(base string) {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, "zbox-") {
+			continue
+		}
+		f := strings.Split(name, "-")
+		if len(f) != 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+			_ = os.Remove(filepath.Join(base, name))
+		}
+	}
 }
 
 func writeCg(dir, file string, v uint64) bool {
