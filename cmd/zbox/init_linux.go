@@ -323,6 +323,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 			ch <- result{err: err}
 			return
 		}
+		in.step("session keyring")
 		// Capabilities first: dropping the bounding set needs
 		// CAP_SETPCAP, and nothing after this needs any capability
 		// (Landlock and seccomp only need no_new_privs).
@@ -330,6 +331,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 			ch <- result{err: fmt.Errorf("drop capabilities: %w", err)}
 			return
 		}
+		in.step("capabilities dropped")
 		if p.Landlock != nil {
 			rep, err := lsm.RestrictThread(*p.Landlock)
 			if err != nil {
@@ -343,6 +345,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 				ch <- result{err: fmt.Errorf("seccomp: %w", err)}
 				return
 			}
+			in.step("seccomp")
 		}
 		sys := &syscall.SysProcAttr{Setsid: p.NewSession}
 		if p.DieWithParent && !p.Namespaces.PID {
