@@ -394,7 +394,7 @@ func bwrapCases() []bwrapCase {
 		}, code: 1},
 		{name: "disable-userns", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--unshare-user", "--unshare-pid", "--proc", "/proc", "--disable-userns"), sh(`unshare -U true 2>&1; echo rc=$?`))
-		}, want: "unshare: unshare failed: No space left on device\nrc=1\n", bug: `--disable-userns fails even with --proc /proc: "bwrap: --disable-userns: write 0 to /proc/sys/user/max_user_namespaces: Read-only file system" (disableUserns writes through the sandbox's /proc after /proc/sys was made read-only; bwrap writes 1 from a nested user namespace through its own /proc handle) (init_linux.go)`},
+		}, want: "unshare: unshare failed: No space left on device\nrc=1\n", bug: `as root, --disable-userns fails even with --proc /proc: "bwrap: --disable-userns: write 0 to /proc/sys/user/max_user_namespaces: Read-only file system" (disableUserns writes through the sandbox's /proc after /proc/sys was made read-only; bwrap writes 1 from a nested user namespace through its own /proc handle) (init_linux.go)`},
 		{name: "disable-userns without a fresh proc", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--unshare-user", "--disable-userns"), sh(`unshare -U true 2>&1; echo rc=$?`))
 		}, bug: `--disable-userns fails without --proc: "bwrap: --disable-userns: write 0 to /proc/sys/user/max_user_namespaces: Read-only file system (a fresh /proc is needed in the sandbox)"; bwrap writes the limit through its own handle on /proc and needs no --proc (init_linux.go)`},

@@ -36,7 +36,11 @@ import (
 //     deny masks hold against root too;
 //   - a tmpfs root (restricted reads) is remounted read-only after setup
 //     (zerobox's deny-default-write), so nothing can be created at /x;
-//   - own IPC and UTS namespaces (the helper shares the host's).
+//   - own IPC and UTS namespaces (the helper shares the host's);
+//   - its seccomp filter (ptrace, io_uring, process_vm_* denied) stays on
+//     in namespace sandboxes with the network enabled, where the helper
+//     installs none;
+//   - unknown fields in the policy JSON are rejected, not ignored.
 
 // refHelperBin is the real helper binary, or skips the test.
 func refHelperBin(t testing.TB) string {
@@ -413,7 +417,7 @@ func TestHelperPolicies(t *testing.T) {
 			args := append(pol.args(w), "--", "sh", "-c", w.script(), "sh")
 			ref := invocation{args: append(args, "ref"), dir: w.ws}.run(t, p.ref)
 			zb := invocation{args: append(args, "zb"), dir: w.ws}.run(t, p.zb)
-			compareProbes(t, pol, w, ref, zb)
+			compareProbes(t, pol, ref, zb)
 		})
 	}
 }
@@ -492,12 +496,12 @@ func TestHelperEngineBwrap(t *testing.T) {
 			args := append(pol.args(w), "--", "sh", "-c", w.script(), "sh")
 			ref := invocation{args: append(args, "ref"), dir: w.ws}.run(t, p.ref)
 			zb := invocation{args: append(append([]string{"--engine", "bwrap"}, args...), "zb"), dir: w.ws}.run(t, p.zb)
-			compareProbes(t, pol, w, ref, zb)
+			compareProbes(t, pol, ref, zb)
 		})
 	}
 }
 
-func compareProbes(t *testing.T, pol helperPolicy, w *helperWorld, ref, zb result) {
+func compareProbes(t *testing.T, pol helperPolicy, ref, zb result) {
 	t.Helper()
 	if ref.Code != 0 || zb.Code != 0 {
 		t.Fatalf("exit status ref=%d zbox=%d, want 0 for both\nref:\n%s\nzbox:\n%s", ref.Code, zb.Code, ref, zb)
@@ -548,7 +552,6 @@ func compareProbes(t *testing.T, pol helperPolicy, w *helperWorld, ref, zb resul
 	if t.Failed() {
 		t.Logf("ref:\n%s\nzbox:\n%s", ref, zb)
 	}
-	_ = w
 }
 
 // TestHelperExitStatus: the command's exit status and death by signal
@@ -829,6 +832,12 @@ func TestHelperErrors(t *testing.T) {
 		{"value for a switch", append(cwd, "--no-proc=1", "--", "true"), 2,
 			[]string{"error: unexpected value '1' for '--no-proc' found; no more were expected"}, true},
 		{"version is not a flag", []string{"--version"}, 2, []string{"error: unexpected argument '--version' found"}, true},
+		{"no arguments", nil, 2, []string{"error: the following required arguments were not provided:"}, true},
+		{"unknown short flag", append(cwd, "-x", "--", "true"), 2, []string{"error: unexpected argument '-x' found"}, true},
+		{"unknown flag after a switch", []string{"--no-proc", "--bogus"}, 2, []string{"error: unexpected argument '--bogus' found"}, true},
+		{"switch twice", append(cwd, "--no-proc", "--no-proc", "--", "true"), 2, []string{"error: the argument '--no-proc' cannot be used multiple times"}, true},
+		{"missing cwd with a command", []string{"--no-proc", "--", "true"}, 2, []string{"--no-proc <COMMAND>..."}, true},
+		{"empty JSON value", append(cwd, "--sandbox-policy=", "--", "true"), 2, []string{"error: invalid value '' for '--sandbox-policy <SANDBOX_POLICY>': "}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A fixed PATH: an unsearchable directory on it turns
@@ -931,5 +940,60 @@ func TestHelperDieWithParent(t *testing.T) {
 		if _, err := os.Stat(m); err == nil {
 			t.Errorf("%s: the sandbox outlived the helper's caller", bin)
 		}
+	}
+}
+
+// TestHelperUnknownJSONField documents a deliberate difference: the
+// helper's serde ignores unknown policy fields, zbox's parser rejects
+// them (a usage error, status 2), because a field zbox does not know may
+// carry a restriction it would otherwise silently drop (policy package,
+// ParseSandboxPolicy/ParseFileSystemPolicy).
+func TestHelperUnknownJSONField(t *testing.T) {
+	p := helperPeers(t)
+	ws := hostDir(t)
+	args := []string{"--sandbox-policy-cwd", ws, "--sandbox-policy", `{"type":"read-only","future_field":1}`, "--", "echo", "ran"}
+	ref := invocation{args: args}.run(t, p.ref)
+	zb := invocation{args: args}.run(t, p.zb)
+	if ref.Code != 0 || ref.Stdout != "ran\n" {
+		t.Logf("note: the reference helper no longer ignores unknown fields:\n%s", ref)
+	}
+	mustExit(t, zb, 2)
+	mustContain(t, zb, `error: invalid value '{"type":"read-only","future_field":1}' for '--sandbox-policy <SANDBOX_POLICY>': `)
+	mustContain(t, zb, "future_field")
+}
+
+// TestHelperOwnIPCAndUTS documents that zbox's namespace sandboxes also
+// get their own IPC and UTS namespaces (System V IPC and the hostname are
+// not shared with the host), where the helper's bwrap shares both.
+func TestHelperOwnIPCAndUTS(t *testing.T) {
+	p := helperPeers(t)
+	ws := hostDir(t)
+	var host []string
+	for _, ns := range []string{"ipc", "uts", "net", "pid", "mnt"} {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host = append(host, l)
+	}
+	args := []string{"--sandbox-policy-cwd", ws, "--sandbox-policy", roPolicy, "--", "readlink",
+		"/proc/self/ns/ipc", "/proc/self/ns/uts", "/proc/self/ns/net", "/proc/self/ns/pid", "/proc/self/ns/mnt"}
+	ref := invocation{args: args}.run(t, p.ref)
+	zb := invocation{args: args}.run(t, p.zb)
+	mustExit(t, ref, 0)
+	mustExit(t, zb, 0)
+	same := func(r result) []bool {
+		var out []bool
+		for i, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+			out = append(out, i < len(host) && l == host[i])
+		}
+		return out
+	}
+	// ipc, uts, net, pid, mnt: shared with the host or not.
+	if got, want := fmt.Sprint(same(ref)), fmt.Sprint([]bool{true, true, false, false, false}); got != want {
+		t.Logf("note: the reference helper's namespaces changed: %s, was %s", got, want)
+	}
+	if got, want := fmt.Sprint(same(zb)), fmt.Sprint([]bool{false, false, false, false, false}); got != want {
+		t.Errorf("zbox shares namespaces with the host (ipc, uts, net, pid, mnt): %s, want %s\n%s", got, want, zb)
 	}
 }

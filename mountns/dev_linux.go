@@ -62,10 +62,11 @@ func (b *builder) dev(op *policy.MountOp) error {
 			return mountErr("symlink in /dev", l[0], filepath.Join(op.Dest, l[1]), err)
 		}
 	}
-	if err := os.Mkdir(filepath.Join(d, "shm"), 0o1777); err != nil {
+	// shm is a plain 0755 directory on the /dev tmpfs, as in bwrap: it
+	// belongs to the sandbox's uid, which can use it.
+	if err := os.Mkdir(filepath.Join(d, "shm"), 0o755); err != nil {
 		return mountErr("mkdir", "", filepath.Join(op.Dest, "shm"), err)
 	}
-	_ = os.Chmod(filepath.Join(d, "shm"), 0o1777)
 	pts := filepath.Join(d, "pts")
 	if err := os.Mkdir(pts, 0o755); err != nil {
 		return mountErr("mkdir", "", filepath.Join(op.Dest, "pts"), err)

@@ -122,7 +122,8 @@ func (b *builder) prepare(ops []policy.MountOp) error {
 				if op.Try && errors.Is(err, fs.ErrNotExist) {
 					continue
 				}
-				return mountErr("resolve source of "+string(op.Kind), op.Source, op.Dest, err)
+				// bwrap's wording, which callers match on.
+				return mountErr("Can't find source path "+op.Source, "", "", err)
 			}
 			b.sources[i] = src
 		}
@@ -235,14 +236,16 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 			return mountErr("resolve dir", "", op.Dest, err)
 		}
 		mode := perms(op, 0o755)
+		_, statErr := os.Lstat(d)
 		if err := b.mkdirAll(d); err != nil {
-			return mountErr("mkdir", "", op.Dest, err)
+			return mountErr("Can't mkdir "+op.Dest, "", "", err)
 		}
-		// MkdirAll leaves an existing directory alone; bwrap chmods only
-		// what it created, but an explicit --perms must win either way.
-		if op.Perms != nil {
-			if err := os.Chmod(d, fs.FileMode(mode)); err != nil {
-				return mountErr("chmod dir", "", op.Dest, err)
+		// Like bwrap, an existing directory is left as it is; one we
+		// created gets the op's mode (raw mode bits: sticky, setgid and
+		// setuid included, and no umask).
+		if statErr != nil {
+			if err := unix.Chmod(d, mode); err != nil {
+				return mountErr(fmt.Sprintf("Can't chmod %#o %s", mode, op.Dest), "", "", err)
 			}
 		}
 	case policy.OpFile:
@@ -282,8 +285,9 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 		if err != nil {
 			return mountErr("resolve chmod", "", op.Dest, err)
 		}
-		if err := os.Chmod(d, fs.FileMode(perms(op, 0o755))); err != nil {
-			return mountErr("chmod", "", op.Dest, err)
+		mode := perms(op, 0o755)
+		if err := unix.Chmod(d, mode); err != nil {
+			return mountErr(fmt.Sprintf("Can't chmod %#o %s", mode, op.Dest), "", "", err)
 		}
 	default:
 		return fmt.Errorf("unknown mount op %q for %s", op.Kind, op.Dest)
@@ -395,7 +399,8 @@ func writeFileMode(path string, data []byte, mode uint32) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(fs.FileMode(mode)); err != nil {
+	// fchmod with the raw mode: os.FileMode would drop 07000.
+	if err := unix.Fchmod(int(f.Fd()), mode); err != nil {
 		f.Close()
 		return err
 	}

@@ -91,6 +91,14 @@ func (in *initProc) run() int {
 			}
 		}
 	}
+	// The user-namespace limit is a per-namespace sysctl that applies to
+	// whoever writes it, through any procfs: set it while the outer /proc
+	// is still reachable, so it also works when the sandbox gets none.
+	if p.DisableUserns || p.AssertUsernsDisabled {
+		if err := disableUserns(p.DisableUserns); err != nil {
+			initFail(in.ctl, err.Error())
+		}
+	}
 	if p.Namespaces.Mount {
 		var logf func(string, ...any)
 		if in.log != nil {
@@ -131,11 +139,6 @@ func (in *initProc) run() int {
 		}
 	}
 
-	if p.DisableUserns || p.AssertUsernsDisabled {
-		if err := disableUserns(p.DisableUserns); err != nil {
-			initFail(in.ctl, err.Error())
-		}
-	}
 	// Make pid 1 non-dumpable so that the target (same uid) can neither
 	// ptrace it nor read its memory or environment through /proc.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -332,6 +335,13 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 			return
 		}
 		in.step("capabilities dropped")
+		// no_new_privs always (bwrap sets it for every sandbox): nothing
+		// the target runs can gain privilege through setuid or file
+		// capabilities.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			ch <- result{err: fmt.Errorf("no_new_privs: %w", err)}
+			return
+		}
 		if p.Landlock != nil {
 			rep, err := lsm.RestrictThread(*p.Landlock)
 			if err != nil {
@@ -370,7 +380,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 func (in *initProc) chooseCwd(env []string) string {
 	if d := in.plan.Chdir; d != "" {
 		if err := os.Chdir(d); err != nil {
-			initFail(in.ctl, fmt.Sprintf("chdir %s: %v", d, errnoText(err)))
+			initFail(in.ctl, fmt.Sprintf("Can't chdir to %s: %v", d, errnoText(err)))
 		}
 		return d
 	}
@@ -516,16 +526,42 @@ func dropCapsThread(keep []int) error {
 		}
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
+	var cur [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &cur[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	// Only capabilities we hold can be kept (a bwrap --uid switch or an
+	// unprivileged caller may have fewer than asked for).
+	var kept []int
 	for c := range keepSet {
-		if c >= 0 && c < 64 {
-			data[c/32].Effective |= 1 << (c % 32)
-			data[c/32].Permitted |= 1 << (c % 32)
+		if c >= 0 && c < 64 && cur[c/32].Permitted&(1<<(c%32)) != 0 {
+			kept = append(kept, c)
+		}
+	}
+	// A non-zero uid loses every capability at execve unless it is
+	// ambient, and ambient needs it inheritable too (bwrap raises the
+	// requested ones as ambient for such callers). uid 0 keeps permitted
+	// capabilities across execve by itself, so its inheritable set is
+	// left empty, as bwrap leaves it.
+	ambient := unix.Getuid() != 0
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for _, c := range kept {
+		data[c/32].Effective |= 1 << (c % 32)
+		data[c/32].Permitted |= 1 << (c % 32)
+		if ambient {
 			data[c/32].Inheritable |= 1 << (c % 32)
 		}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
+	}
+	if ambient {
+		for _, c := range kept {
+			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+				return fmt.Errorf("raise ambient capability %d: %w", c, err)
+			}
+		}
 	}
 	return nil
 }
@@ -613,7 +649,7 @@ func disableUserns(set bool) error {
 	const knob = "/proc/sys/user/max_user_namespaces"
 	if set {
 		if err := os.WriteFile(knob, []byte("0\n"), 0); err != nil {
-			return fmt.Errorf("--disable-userns: write 0 to %s: %v (a fresh /proc is needed in the sandbox)", knob, errnoText(err))
+			return fmt.Errorf("--disable-userns: write 0 to %s: %v", knob, errnoText(err))
 		}
 	}
 	b, err := os.ReadFile(knob)
@@ -621,7 +657,7 @@ func disableUserns(set bool) error {
 		return fmt.Errorf("--assert-userns-disabled: read %s: %v", knob, errnoText(err))
 	}
 	if strings.TrimSpace(string(b)) != "0" {
-		return errors.New("User namespaces are not disabled")
+		return errors.New("creation of new user namespaces was not disabled as requested")
 	}
 	return nil
 }
