@@ -176,6 +176,10 @@ type Caps struct {
 	// the target runs with no capabilities at all (bounding, ambient,
 	// effective, permitted, inheritable).
 	Keep []int `json:"keep,omitempty"`
+	// Ambient also raises the kept capabilities as ambient, so that they
+	// survive execve for a non-zero uid (bwrap does this when
+	// --cap-add/--cap-drop was used).
+	Ambient bool `json:"ambient,omitempty"`
 }
 
 // Plan is everything an engine needs to build and run one sandbox.

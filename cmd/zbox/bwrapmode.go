@@ -40,6 +40,9 @@ func runBwrapMode(argv0 string, args []string) int {
 		fmt.Println(bwrapcli.VersionString())
 		return 0
 	}
+	// bwrap raises the capabilities it keeps as ambient only when the
+	// caller chose them (--cap-add/--cap-drop).
+	opts.Plan.Caps.Ambient = opts.CapsExplicit
 	prefix := "bwrap: "
 	if opts.LevelPrefix {
 		prefix = "<3>bwrap: "

@@ -72,7 +72,7 @@ func execInPlace(plan *policy.Plan) error {
 	if err := joinAnonymousKeyring(); err != nil {
 		return &SetupError{Msg: err.Error()}
 	}
-	if err := dropCapsThread(plan.Caps.Keep); err != nil {
+	if err := dropCapsThread(plan.Caps.Keep, plan.Caps.Ambient); err != nil {
 		// A caller without CAP_SETPCAP has an empty bounding set to drop
 		// only if it was root; an unprivileged caller has nothing to
 		// drop and capset to zero always works.

@@ -218,6 +218,12 @@ func (in *initProc) run() int {
 		// sees it close when the sandbox is gone.
 	}
 
+	if p.AsPID1 {
+		// bwrap --as-pid-1: no reaper; the command replaces this process
+		// and becomes pid 1 of the namespace itself.
+		in.execAsPID1(env, cwd, files)
+	}
+
 	done := make(chan struct{})
 	pid, err := in.spawn(path, argv, env, cwd, progs, files, done)
 	if err != nil {
@@ -330,7 +336,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 		// Capabilities first: dropping the bounding set needs
 		// CAP_SETPCAP, and nothing after this needs any capability
 		// (Landlock and seccomp only need no_new_privs).
-		if err := dropCapsThread(p.Caps.Keep); err != nil {
+		if err := dropCapsThread(p.Caps.Keep, p.Caps.Ambient); err != nil {
 			ch <- result{err: fmt.Errorf("drop capabilities: %w", err)}
 			return
 		}
@@ -425,6 +431,11 @@ func lookPath(file string, env []string) (string, error) {
 func checkExec(p string) error {
 	fi, err := os.Stat(p)
 	if err != nil {
+		// execvp reports EACCES when a PATH directory could not be
+		// searched and nothing else was found.
+		if errors.Is(err, syscall.EACCES) {
+			return syscall.EACCES
+		}
 		return syscall.ENOENT
 	}
 	if fi.IsDir() {
@@ -498,7 +509,7 @@ func listenLoopback() (fd, port int, err error) {
 // forking thread's, so this is all the target needs. Doing it on one
 // thread costs ~50 syscalls; syscall.AllThreadsSyscall would stop the
 // world for each of them (~2 ms per sandbox start).
-func dropCapsThread(keep []int) error {
+func dropCapsThread(keep []int, raiseAmbient bool) error {
 	keepSet := map[int]bool{}
 	for _, c := range keep {
 		keepSet[c] = true
@@ -539,11 +550,10 @@ func dropCapsThread(keep []int) error {
 		}
 	}
 	// A non-zero uid loses every capability at execve unless it is
-	// ambient, and ambient needs it inheritable too (bwrap raises the
-	// requested ones as ambient for such callers). uid 0 keeps permitted
-	// capabilities across execve by itself, so its inheritable set is
-	// left empty, as bwrap leaves it.
-	ambient := unix.Getuid() != 0
+	// ambient, and ambient needs it inheritable too. bwrap raises the
+	// requested ones as ambient when --cap-add/--cap-drop was used, and
+	// otherwise leaves the inheritable set alone.
+	ambient := raiseAmbient
 	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for _, c := range kept {
@@ -671,4 +681,31 @@ func joinAnonymousKeyring() error {
 		return fmt.Errorf("join a new session keyring: %w", e)
 	}
 	return nil
+}
+
+// execAsPID1 runs the command in place of the init (bwrap --as-pid-1). It
+// returns only by exiting.
+func (in *initProc) execAsPID1(env []string, cwd string, files []uintptr) {
+	p := *in.plan
+	p.Env, p.Chdir = env, cwd
+	// Put the fds the command keeps at their numbers (the init holds
+	// them at firstPassedFD+i).
+	p.Status.KeepFDs = nil
+	for i, fd := range files {
+		if i > 2 && fd != ^uintptr(0) && int(fd) != i {
+			if err := unix.Dup3(int(fd), i, 0); err != nil {
+				initFail(in.ctl, fmt.Sprintf("keep fd %d: %v", i, err))
+			}
+			p.Status.KeepFDs = append(p.Status.KeepFDs, i)
+		}
+	}
+	sendMsg(in.ctl, append([]byte{msgStarted}, '1'), nil)
+	// bwrap sets no_new_privs for every sandbox.
+	_ = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	err := execInPlace(&p)
+	var ee *ExecError
+	if errors.As(err, &ee) {
+		initExecFail(in.ctl, ee.Cmd, syscall.Errno(ee.Errno))
+	}
+	initFail(in.ctl, err.Error())
 }
