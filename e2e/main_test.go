@@ -38,6 +38,17 @@ func TestMain(m *testing.M) {
 }
 
 func setup() (int, error) {
+	// Drop PATH entries this user cannot search (CI's su keeps root's
+	// PATH, with /root/... in it): execvp reports EACCES instead of
+	// ENOENT for a missing command when a directory on PATH is
+	// unsearchable, which would blur every "command not found" check.
+	var keep []string
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if d != "" && syscall.Access(d, 1 /* X_OK */) == nil {
+			keep = append(keep, d)
+		}
+	}
+	os.Setenv("PATH", strings.Join(keep, string(os.PathListSeparator)))
 	if b := os.Getenv("ZBOX_BIN"); b != "" {
 		zboxBin = b
 		return -1, nil

@@ -46,7 +46,7 @@ func LoopbackUp() error {
 // ioctls work on any socket family, and AF_UNIX is the one a seccomp
 // filter is least likely to refuse.
 func withIoctlSocket(fn func(fd int) error) error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0) // stream: a restricted filter refuses AF_UNIX datagram sockets
 	if err != nil {
 		return err
 	}

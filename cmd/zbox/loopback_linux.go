@@ -32,7 +32,7 @@ func loopbackUp() error {
 }
 
 func loopbackUpIoctl() error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0) // stream: a restricted filter refuses AF_UNIX datagram sockets
 	if err != nil {
 		return err
 	}
