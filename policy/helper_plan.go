@@ -322,13 +322,13 @@ func (b *fsBuilder) build(l fsLayout) error {
 	// 6. Writable roots, shallow first, so a deeper root re-opens a
 	// read-only or denied parent and a deeper mask wins over its root.
 	roots := slices.Clone(b.writable)
-	slices.SortStableFunc(roots, func(x, y WritableRoot) int { return pathDepth(x.Root) - pathDepth(y.Root) })
+	slices.SortStableFunc(roots, func(x, y WritableRoot) int { return componentCount(x.Root) - componentCount(y.Root) })
 	for _, w := range roots {
 		// The deepest denied ancestor was replaced by an empty tmpfs:
 		// recreate the directories down to the mount point.
 		deepest := ""
 		for _, u := range unreadable {
-			if pathWithin(w.Root, u) && (deepest == "" || pathDepth(u) > pathDepth(deepest)) {
+			if pathWithin(w.Root, u) && (deepest == "" || componentCount(u) > componentCount(deepest)) {
 				deepest = u
 			}
 		}
@@ -597,17 +597,6 @@ func joinPath(dir, name string) string {
 	return dir + "/" + name
 }
 
-// pathDepth is the number of components, the root counting as one.
-func pathDepth(p string) int {
-	n := 1
-	for _, c := range strings.Split(p, "/") {
-		if c != "" {
-			n++
-		}
-	}
-	return n
-}
-
 // pathPrefixes lists "/a", "/a/b", "/a/b/c" for "/a/b/c".
 func pathPrefixes(p string) []string {
 	var out []string
@@ -626,7 +615,7 @@ func pathPrefixes(p string) []string {
 // sort_by_key on the component count).
 func sortedByDepth(ps []string) []string {
 	out := slices.Clone(ps)
-	slices.SortStableFunc(out, func(a, b string) int { return pathDepth(a) - pathDepth(b) })
+	slices.SortStableFunc(out, func(a, b string) int { return componentCount(a) - componentCount(b) })
 	return out
 }
 

@@ -69,24 +69,8 @@ func execInPlace(plan *policy.Plan) error {
 			return &SetupError{Msg: fmt.Sprintf("setsid: %v", err)}
 		}
 	}
-	if err := joinAnonymousKeyring(); err != nil {
+	if err := restrictThread(plan, progs, restrictOpts{beforeExec: true}); err != nil {
 		return &SetupError{Msg: err.Error()}
-	}
-	if err := dropCapsThread(plan.Caps.Keep, plan.Caps.Ambient); err != nil {
-		// A caller without CAP_SETPCAP has an empty bounding set to drop
-		// only if it was root; an unprivileged caller has nothing to
-		// drop and capset to zero always works.
-		return &SetupError{Msg: fmt.Sprintf("drop capabilities: %v", err)}
-	}
-	if plan.Landlock != nil {
-		if _, err := lsm.RestrictThreadBeforeExec(*plan.Landlock); err != nil {
-			return &SetupError{Msg: fmt.Sprintf("landlock: %v", err)}
-		}
-	}
-	if len(progs) > 0 {
-		if err := filter.InstallOnThread(progs); err != nil {
-			return &SetupError{Msg: fmt.Sprintf("seccomp: %v", err)}
-		}
 	}
 	err = unix.Exec(path, argv, env)
 	var errno syscall.Errno
@@ -163,4 +147,63 @@ func runLandlockOnly(plan *policy.Plan) error {
 	p.Namespaces = policy.Namespaces{}
 	p.Mounts = nil
 	return execInPlace(&p)
+}
+
+// restrictOpts tune restrictThread for its three callers.
+type restrictOpts struct {
+	// beforeExec: the thread execs next (so it may be the main thread).
+	beforeExec bool
+	// alwaysNoNewPrivs sets no_new_privs even with no filter or
+	// Landlock rules (sandboxes built by the init; bwrap does the same).
+	// The helper's in-place shortcut leaves it off then, as the helper
+	// does, so that setuid programs keep working under
+	// danger-full-access.
+	alwaysNoNewPrivs bool
+	// step, if set, is told when each restriction is in place.
+	step func(string)
+}
+
+// restrictThread puts on the calling thread — locked, and about to fork
+// or exec the target — everything the target must carry, in this order:
+// a fresh anonymous session keyring (keyrings are not namespaced), the
+// capability sets reduced to plan.Caps (the bounding set first, which
+// needs CAP_SETPCAP), no_new_privs, Landlock, and the seccomp filter last
+// so that it need not allow anything zbox itself does. All of it is
+// per-thread and copied by fork and kept by execve.
+func restrictThread(plan *policy.Plan, progs []filter.Program, o restrictOpts) error {
+	step := o.step
+	if step == nil {
+		step = func(string) {}
+	}
+	if err := joinAnonymousKeyring(); err != nil {
+		return err
+	}
+	step("session keyring")
+	if err := dropCapsThread(plan.Caps.Keep, plan.Caps.Ambient); err != nil {
+		return fmt.Errorf("drop capabilities: %w", err)
+	}
+	step("capabilities dropped")
+	if o.alwaysNoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	if plan.Landlock != nil {
+		restrict := lsm.RestrictThread
+		if o.beforeExec {
+			restrict = lsm.RestrictThreadBeforeExec
+		}
+		rep, err := restrict(*plan.Landlock)
+		if err != nil {
+			return fmt.Errorf("landlock: %w", err)
+		}
+		step("landlock: " + rep.String())
+	}
+	if len(progs) > 0 {
+		if err := filter.InstallOnThread(progs); err != nil {
+			return fmt.Errorf("seccomp: %w", err)
+		}
+		step("seccomp")
+	}
+	return nil
 }

@@ -102,7 +102,7 @@ func forkRestricted(plan *policy.Plan) (int, error) {
 	ch := make(chan result, 1)
 	done := make(chan struct{})
 	go lsm.RunOnDisposableThread(func() {
-		if err := filter.InstallOnThread(progs); err != nil {
+		if err := restrictThread(plan, progs, restrictOpts{}); err != nil {
 			ch <- result{err: err}
 			return
 		}

@@ -325,43 +325,10 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 	// credentials the kernel checks for signals and /proc access to pid 1),
 	// destroyed by the runtime when fn returns.
 	go lsm.RunOnDisposableThread(func() {
-		// A fresh, anonymous session keyring: keyrings are not
-		// namespaced, and the one inherited from the caller would let
-		// the target read and add the caller's keys.
-		if err := joinAnonymousKeyring(); err != nil {
+		err := restrictThread(p, progs, restrictOpts{alwaysNoNewPrivs: true, step: func(what string) { in.step(what) }})
+		if err != nil {
 			ch <- result{err: err}
 			return
-		}
-		in.step("session keyring")
-		// Capabilities first: dropping the bounding set needs
-		// CAP_SETPCAP, and nothing after this needs any capability
-		// (Landlock and seccomp only need no_new_privs).
-		if err := dropCapsThread(p.Caps.Keep, p.Caps.Ambient); err != nil {
-			ch <- result{err: fmt.Errorf("drop capabilities: %w", err)}
-			return
-		}
-		in.step("capabilities dropped")
-		// no_new_privs always (bwrap sets it for every sandbox): nothing
-		// the target runs can gain privilege through setuid or file
-		// capabilities.
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			ch <- result{err: fmt.Errorf("no_new_privs: %w", err)}
-			return
-		}
-		if p.Landlock != nil {
-			rep, err := lsm.RestrictThread(*p.Landlock)
-			if err != nil {
-				ch <- result{err: fmt.Errorf("landlock: %w", err)}
-				return
-			}
-			in.step("landlock", "enforced", rep.String())
-		}
-		if len(progs) > 0 {
-			if err := filter.InstallOnThread(progs); err != nil {
-				ch <- result{err: fmt.Errorf("seccomp: %w", err)}
-				return
-			}
-			in.step("seccomp")
 		}
 		sys := &syscall.SysProcAttr{Setsid: p.NewSession}
 		if p.DieWithParent && !p.Namespaces.PID {
