@@ -24,9 +24,13 @@ import (
 // Ghost is one entry created on a host filesystem while building the root.
 type Ghost struct {
 	HostPath string `json:"path"`
-	Dir      bool   `json:"dir,omitempty"`
-	Dev      uint64 `json:"dev"`
-	Ino      uint64 `json:"ino"`
+	// BuildPath is where the entry is while the root is being built
+	// (under /newroot); Path is where it is in the sandbox afterwards.
+	BuildPath string `json:"-"`
+	Path      string `json:"-"`
+	Dir       bool   `json:"dir,omitempty"`
+	Dev       uint64 `json:"dev"`
+	Ino       uint64 `json:"ino"`
 }
 
 // layer is one mount made while building: its resolved destination under
@@ -64,7 +68,11 @@ func (b *builder) created(p string, dir bool) {
 	if err := unix.Lstat(p, &st); err != nil {
 		return
 	}
-	b.res.Ghosts = append(b.res.Ghosts, Ghost{HostPath: hp, Dir: dir, Dev: st.Dev, Ino: st.Ino})
+	inside := strings.TrimPrefix(p, newRoot)
+	if inside == "" {
+		inside = "/"
+	}
+	b.res.Ghosts = append(b.res.Ghosts, Ghost{HostPath: hp, BuildPath: p, Path: inside, Dir: dir, Dev: st.Dev, Ino: st.Ino})
 }
 
 // mkdirAll creates p and its missing parents (mode 0755), recording each
@@ -91,24 +99,47 @@ func (b *builder) mkdirAll(p string) error {
 	return nil
 }
 
+// RemoveGhostsInside removes the ghosts from inside the sandbox's mount
+// namespace, newest first: whatever was mounted on each is detached (the
+// caller holds CAP_SYS_ADMIN there), then the entry itself is removed if
+// it is still the one Build made. pivoted says whether the root has been
+// switched (Path) or the build stopped half-way (BuildPath). It is the
+// init's own clean-up, which also runs when zbox itself dies (the init
+// gets a parent-death signal); RemoveGhosts on the host side is the
+// second line for when the init is killed outright.
+func RemoveGhostsInside(ghosts []Ghost, pivoted bool) {
+	for i := len(ghosts) - 1; i >= 0; i-- {
+		g := ghosts[i]
+		p := g.BuildPath
+		if pivoted {
+			p = g.Path
+		}
+		// Detach every mount stacked on the entry (a deny mask, a
+		// writable root's bind); EINVAL: nothing (more) is mounted.
+		for n := 0; n < 8 && unix.Unmount(p, unix.MNT_DETACH) == nil; n++ {
+		}
+		removeIfSame(p, g)
+	}
+}
+
+func removeIfSame(p string, g Ghost) {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil || st.Dev != g.Dev || st.Ino != g.Ino {
+		return
+	}
+	if g.Dir {
+		_ = unix.Rmdir(p) // fails, harmlessly, unless empty
+	} else if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
+		_ = unix.Unlink(p)
+	}
+}
+
 // RemoveGhosts deletes, newest first, the ghosts that are still exactly
 // what Build created: same device and inode, an empty regular file or an
 // empty directory. Anything the sandboxed command turned into real data is
 // left alone. It runs on the host side after the sandbox has exited.
 func RemoveGhosts(ghosts []Ghost) {
 	for i := len(ghosts) - 1; i >= 0; i-- {
-		g := ghosts[i]
-		var st unix.Stat_t
-		if err := unix.Lstat(g.HostPath, &st); err != nil {
-			continue
-		}
-		if st.Dev != g.Dev || st.Ino != g.Ino {
-			continue
-		}
-		if g.Dir {
-			_ = unix.Rmdir(g.HostPath) // fails, harmlessly, unless empty
-		} else if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
-			_ = unix.Unlink(g.HostPath)
-		}
+		removeIfSame(ghosts[i].HostPath, ghosts[i])
 	}
 }

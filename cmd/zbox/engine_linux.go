@@ -122,7 +122,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	}
 
 	cwd, _ := os.Getwd()
-	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, FDs: passed,
+	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, KeepGhosts: opt.KeepGhosts, FDs: passed,
 		HostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
 		init.kill()
@@ -249,10 +249,12 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 		Setpgid: true,
 	}
 	if plan.DieWithParent {
-		// The init dies with us, even by SIGKILL; being pid 1, its death
-		// kills every process in the sandbox. (bwrap without
-		// --die-with-parent lets the sandbox outlive it; so do we.)
-		attr.Pdeathsig = syscall.SIGKILL
+		// The init ends the sandbox when we die, even by SIGKILL: it gets
+		// SIGPWR, removes what it created on the host, kills the rest and
+		// exits; being pid 1, its exit kills every process left. (bwrap
+		// without --die-with-parent lets the sandbox outlive it; so do
+		// we.)
+		attr.Pdeathsig = parentDeathSignal
 	}
 	if ns.User {
 		uid, gid := os.Getuid(), os.Getgid()

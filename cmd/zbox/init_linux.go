@@ -43,7 +43,11 @@ func runInit() {
 	if cfg.Debug {
 		in.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("stage", "init")
 	}
-	os.Exit(in.run())
+	status := in.run()
+	if beforeExit != nil {
+		beforeExit()
+	}
+	os.Exit(status)
 }
 
 type initProc struct {
@@ -74,7 +78,7 @@ func (in *initProc) run() int {
 	// else so none is lost while we set up.
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD)
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD, parentDeathSignal)
 
 	// bwrap's --bind-fd/--ro-bind-fd: the source is a caller fd that the
 	// outer passed on; bind it through our own /proc/self/fd entry.
@@ -106,7 +110,16 @@ func (in *initProc) run() int {
 		}
 		res, err := mountns.Build(p.Mounts, mountns.Options{Logf: logf, HostRoot: in.cfg.HostRoot})
 		if err != nil {
+			if !in.cfg.KeepGhosts {
+				mountns.RemoveGhostsInside(res.Ghosts, false)
+			}
 			initFail(in.ctl, err.Error())
+		}
+		if !in.cfg.KeepGhosts && len(res.Ghosts) > 0 {
+			// From here on, every way out of the init first removes the
+			// mount points the build created on the host.
+			ghosts := res.Ghosts
+			beforeExit = func() { mountns.RemoveGhostsInside(ghosts, true) }
 		}
 		in.step("mounts built", "ops", len(p.Mounts), "proc", res.Proc)
 		if len(res.Ghosts) > 0 {
@@ -272,9 +285,10 @@ func (in *initProc) reap(target int, sigs chan os.Signal, done chan struct{}) in
 				sendMsg(in.ctl, append([]byte{msgExited}, strconv.Itoa(status)...), nil)
 				in.step("target exited", "status", status)
 				if !in.cfg.KeepReaping {
-					// Returning makes pid 1 exit; the kernel then kills
-					// every process left in the pid namespace, so
-					// nothing outlives the command.
+					// Nothing outlives the command: pid 1's exit would
+					// make the kernel kill the rest anyway, but the
+					// clean-up before it must not race them.
+					in.killAll()
 					return status
 				}
 			}
@@ -282,6 +296,15 @@ func (in *initProc) reap(target int, sigs chan os.Signal, done chan struct{}) in
 		sig := <-sigs
 		if sig == syscall.SIGCHLD {
 			continue
+		}
+		if sig == parentDeathSignal {
+			// zbox is gone (even SIGKILLed): end the sandbox, after the
+			// clean-up zbox can no longer do.
+			in.killAll()
+			if status < 0 {
+				status = 128 + int(syscall.SIGKILL)
+			}
+			return status
 		}
 		if status < 0 {
 			_ = unix.Kill(target, sig.(syscall.Signal))
@@ -561,6 +584,9 @@ func closeRangeCloexec(from uint) {
 
 func initFail(ctl int, msg string) {
 	sendMsg(ctl, append([]byte{msgSetupError}, msg...), nil)
+	if beforeExit != nil {
+		beforeExit()
+	}
 	os.Exit(exitSetup)
 }
 
@@ -570,6 +596,9 @@ func initExecFail(ctl int, cmd string, err error) {
 		errno = syscall.ENOENT
 	}
 	sendMsg(ctl, append([]byte{msgExecError}, fmt.Sprintf("%d\x00%s", int(errno), cmd)...), nil)
+	if beforeExit != nil {
+		beforeExit()
+	}
 	os.Exit(exitSetup)
 }
 
@@ -675,4 +704,32 @@ func (in *initProc) execAsPID1(env []string, cwd string, files []uintptr) {
 		initExecFail(in.ctl, ee.Cmd, syscall.Errno(ee.Errno))
 	}
 	initFail(in.ctl, err.Error())
+}
+
+// parentDeathSignal is the init's parent-death signal: not SIGKILL, so
+// that the init can remove what it created on the host before the
+// sandbox ends, and not one that is forwarded to the target.
+const parentDeathSignal = syscall.SIGPWR
+
+// beforeExit runs on every exit path of the init once the root is built
+// (ghost mount points to remove); nil before that.
+var beforeExit func()
+
+// killAll kills every other process of the sandbox (pid 1's kill(-1)
+// reaches the whole pid namespace but itself) and reaps them.
+func (in *initProc) killAll() {
+	if !in.plan.Namespaces.PID {
+		return
+	}
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: all gone
+		}
+	}
 }

@@ -51,6 +51,8 @@ type initConfig struct {
 	// other process in the sandbox has exited (bwrap's behaviour). zbox's
 	// default kills them: nothing outlives the command.
 	KeepReaping bool `json:"keep_reaping,omitempty"`
+	// KeepGhosts: leave mount points created on the host (bwrap does).
+	KeepGhosts bool `json:"keep_ghosts,omitempty"`
 	// FDs are caller fds passed through to the sandbox, in the init at
 	// firstPassedFD+i, with the number the caller gave and their role.
 	FDs []passedFD `json:"fds,omitempty"`
