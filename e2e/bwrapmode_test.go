@@ -171,7 +171,7 @@ func bwrapCases() []bwrapCase {
 		{name: "missing parents take the group and other bits of --perms", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--tmpfs", "/mnt", "--perms", "0750", "--dir", "/mnt/d/e", "--perms", "0700", "--file", "3", "/mnt/f/g"),
 				sh(`stat -c '%n %a' /mnt/d /mnt/d/e /mnt/f /mnt/f/g`))
-		}, fds: []string{"x"}, bug: "missing parents of DEST are always created 0755; bwrap clears g+rx / o+rx from them when the op's --perms has no group / other bits (spec bubblewrap.md §1.2, filesystem setup ops: /mnt/d 750, /mnt/f 700)"},
+		}, fds: []string{"x"}},
 		{name: "file from fds", fds: []string{"F1\n", "F2\n"}, args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--tmpfs", "/mnt", "--file", "3", "/mnt/f", "--perms", "0644", "--file", "4", "/mnt/sub/g"),
 				sh(`for f in /mnt/f /mnt/sub/g; do stat -c '%n %a' $f; cat $f; echo x >> $f && echo w=ok; done; stat -c '%n %a' /mnt/sub`))
@@ -324,7 +324,7 @@ func bwrapCases() []bwrapCase {
 		}},
 		{name: "cap-drop one as root", rootOnly: true, args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--cap-drop", "CAP_SYS_ADMIN", "grep", "-E", "^Cap(Prm|Eff|Bnd|Amb)", "/proc/self/status"))
-		}, bug: "without a new user namespace bwrap leaves the bounding set alone and raises the kept capabilities as ambient (CapBnd 000001fffeffffff, CapAmb 000001fffedfffff); zbox drops them from the bounding set and raises no ambient ones (init_linux.go, dropCapsThread)"},
+		}},
 		{name: "no_new_privs", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("grep", "^NoNewPrivs:", "/proc/self/status"))
 		}},

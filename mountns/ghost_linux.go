@@ -75,8 +75,8 @@ func (b *builder) created(p string, dir bool) {
 	b.res.Ghosts = append(b.res.Ghosts, Ghost{HostPath: hp, BuildPath: p, Path: inside, Dir: dir, Dev: st.Dev, Ino: st.Ino})
 }
 
-// mkdirAll creates p and its missing parents (mode 0755), recording each
-// directory it creates.
+// mkdirAll creates p and its missing parents (mode b.parentMode),
+// recording each directory it creates.
 func (b *builder) mkdirAll(p string) error {
 	if fi, err := os.Stat(p); err == nil {
 		if fi.IsDir() {
@@ -89,12 +89,15 @@ func (b *builder) mkdirAll(p string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(p, 0o755); err != nil {
+	if err := os.Mkdir(p, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil
 		}
 		return err
 	}
+	// The mode bwrap gives missing parents (see parentMode), without
+	// the umask.
+	_ = unix.Chmod(p, b.parentMode)
 	b.created(p, true)
 	return nil
 }

@@ -86,13 +86,14 @@ func Build(ops []policy.MountOp, opt Options) (Result, error) {
 }
 
 type builder struct {
-	hostRoot bool
-	layers   []layer // mounts made so far, for hostPathOf
-	logf     func(string, ...any)
-	res      Result
-	sources  map[int]string // op index -> realpath of its source, resolved in the host view
-	dataSeq  int
-	setattrs bool // mount_setattr(2) available (Linux >= 5.12)
+	hostRoot   bool
+	parentMode uint32  // for directories created on the way to the current op's destination
+	layers     []layer // mounts made so far, for hostPathOf
+	logf       func(string, ...any)
+	res        Result
+	sources    map[int]string // op index -> realpath of its source, resolved in the host view
+	dataSeq    int
+	setattrs   bool // mount_setattr(2) available (Linux >= 5.12)
 }
 
 // prepare makes our mounts private, resolves bind sources while the host
@@ -213,6 +214,7 @@ func dest(p string, followLast bool) (string, error) {
 }
 
 func (b *builder) apply(idx int, op *policy.MountOp) error {
+	b.parentMode = parentMode(op)
 	switch op.Kind {
 	case policy.OpBind, policy.OpROBind, policy.OpDevBind:
 		return b.bind(idx, op)
@@ -293,6 +295,23 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 		return fmt.Errorf("unknown mount op %q for %s", op.Kind, op.Dest)
 	}
 	return nil
+}
+
+// parentMode is the mode of the missing parent directories of an op's
+// destination: 0755, less group or other access when the op's own mode
+// gives the group or others nothing (bwrap's "least astonishment": a
+// private directory does not sit under world-readable new parents).
+func parentMode(op *policy.MountOp) uint32 {
+	mode := uint32(0o755)
+	if op.Perms != nil {
+		if *op.Perms&0o070 == 0 {
+			mode &^= 0o050
+		}
+		if *op.Perms&0o007 == 0 {
+			mode &^= 0o005
+		}
+	}
+	return mode
 }
 
 func perms(op *policy.MountOp, def uint32) uint32 {

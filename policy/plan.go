@@ -180,6 +180,9 @@ type Caps struct {
 	// survive execve for a non-zero uid (bwrap does this when
 	// --cap-add/--cap-drop was used).
 	Ambient bool `json:"ambient,omitempty"`
+	// KeepBounding leaves the bounding set alone (bwrap without a new
+	// user namespace does not touch it).
+	KeepBounding bool `json:"keep_bounding,omitempty"`
 }
 
 // Plan is everything an engine needs to build and run one sandbox.

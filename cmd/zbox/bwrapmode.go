@@ -43,6 +43,8 @@ func runBwrapMode(argv0 string, args []string) int {
 	// bwrap raises the capabilities it keeps as ambient only when the
 	// caller chose them (--cap-add/--cap-drop).
 	opts.Plan.Caps.Ambient = opts.CapsExplicit
+	// Without a new user namespace bwrap leaves the bounding set alone.
+	opts.Plan.Caps.KeepBounding = !opts.Plan.Namespaces.User
 	prefix := "bwrap: "
 	if opts.LevelPrefix {
 		prefix = "<3>bwrap: "

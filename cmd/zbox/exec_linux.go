@@ -179,7 +179,7 @@ func restrictThread(plan *policy.Plan, progs []filter.Program, o restrictOpts) e
 		return err
 	}
 	step("session keyring")
-	if err := dropCapsThread(plan.Caps.Keep, plan.Caps.Ambient); err != nil {
+	if err := dropCapsThread(plan.Caps.Keep, plan.Caps.Ambient, plan.Caps.KeepBounding); err != nil {
 		return fmt.Errorf("drop capabilities: %w", err)
 	}
 	step("capabilities dropped")

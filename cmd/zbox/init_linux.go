@@ -499,7 +499,7 @@ func listenLoopback() (fd, port int, err error) {
 // forking thread's, so this is all the target needs. Doing it on one
 // thread costs ~50 syscalls; syscall.AllThreadsSyscall would stop the
 // world for each of them (~2 ms per sandbox start).
-func dropCapsThread(keep []int, raiseAmbient bool) error {
+func dropCapsThread(keep []int, raiseAmbient, keepBounding bool) error {
 	keepSet := map[int]bool{}
 	for _, c := range keep {
 		keepSet[c] = true
@@ -507,7 +507,7 @@ func dropCapsThread(keep []int, raiseAmbient bool) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	for c := 0; c <= unix.CAP_LAST_CAP+8; c++ {
+	for c := 0; c <= unix.CAP_LAST_CAP+8 && !keepBounding; c++ {
 		if keepSet[c] {
 			continue
 		}
