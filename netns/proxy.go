@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
+	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -474,16 +475,16 @@ func socksErrCode(err error) byte {
 	return socksGeneralFailure
 }
 
-// --- HTTP: CONNECT and absolute-form forwarding ---
-
-// hopByHop are the headers that describe one connection, not the message
-// (RFC 9110 §7.6.1), plus the proxy's own credentials.
+// Hop-by-hop headers of the client's request that must not reach the
+// upstream (RFC 9110 §7.6.1), plus the proxy's own credentials. The
+// framing headers (Transfer-Encoding, Content-Length) stay: the body is
+// forwarded byte for byte.
 var hopByHop = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Proxy-Authorization", "Te", "Trailer", "Upgrade",
 }
 
-func removeHopByHop(h http.Header) {
+func removeHopByHop(h textproto.MIMEHeader) {
 	for _, v := range h.Values("Connection") {
 		for _, tok := range strings.Split(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" {
@@ -496,10 +497,15 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
+var statusText = map[int]string{
+	200: "OK", 400: "Bad Request", 403: "Forbidden", 431: "Request Header Fields Too Large",
+	502: "Bad Gateway", 504: "Gateway Timeout",
+}
+
 func writeHTTPError(w io.Writer, code int, proxyErr, msg string) {
 	body := msg + "\n"
 	_, _ = fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\nX-Proxy-Error: %s\r\n\r\n%s",
-		code, http.StatusText(code), len(body), proxyErr, body)
+		code, statusText[code], len(body), proxyErr, body)
 }
 
 // refuse answers a denied or failed HTTP request.
@@ -508,32 +514,71 @@ func (s *session) refuse(method, host string, port int, deny *denial, err error)
 	if deny != nil {
 		msg := fmt.Sprintf("zbox: connection to %s denied by allow-list (%s)", dest, deny.reason)
 		s.p.log("zbox proxy: %s %s", method, msg)
-		writeHTTPError(s.c, http.StatusForbidden, "blocked-by-allowlist", msg)
+		writeHTTPError(s.c, 403, "blocked-by-allowlist", msg)
 		return
 	}
-	code := http.StatusBadGateway
+	code := 502
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		code = http.StatusGatewayTimeout
+		code = 504
 	}
 	msg := fmt.Sprintf("zbox: cannot connect to %s: %v", dest, err)
 	s.p.log("zbox proxy: %s %s", method, msg)
 	writeHTTPError(s.c, code, "upstream-unreachable", msg)
 }
 
-func (s *session) serveHTTP(ctx context.Context) {
-	req, err := http.ReadRequest(s.br)
+// httpRequest is the head of one proxy request: "METHOD TARGET PROTO"
+// and its header fields.
+type httpRequest struct {
+	method, target, proto string
+	header                textproto.MIMEHeader
+}
+
+// readRequest reads a request head with net/textproto. zbox does not link
+// net/http: its weight (TLS, x509, HTTP/2) costs every zbox process a
+// measurable part of its start-up, and a proxy that forwards the body as
+// raw bytes needs only the head.
+func readRequest(br *bufio.Reader) (*httpRequest, error) {
+	tp := textproto.NewReader(br)
+	line, err := tp.ReadLine()
+	if err != nil {
+		return nil, err
+	}
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || method == "" || target == "" || !strings.HasPrefix(proto, "HTTP/1.") || len(proto) != len("HTTP/1.1") {
+		return nil, errMalformedRequest
+	}
+	for _, c := range method {
+		if c <= ' ' || c >= 0x7f {
+			return nil, errMalformedRequest
+		}
+	}
+	h, err := tp.ReadMIMEHeader()
 	if err != nil {
 		if errors.Is(err, errHandshakeTooLarge) {
-			writeHTTPError(s.c, http.StatusRequestHeaderFieldsTooLarge, "bad-request", "zbox proxy: request header larger than 1 MiB")
+			return nil, err
+		}
+		return nil, errMalformedRequest
+	}
+	return &httpRequest{method: method, target: target, proto: proto, header: h}, nil
+}
+
+var errMalformedRequest = errors.New("malformed HTTP request")
+
+func (s *session) serveHTTP(ctx context.Context) {
+	req, err := readRequest(s.br)
+	if err != nil {
+		if errors.Is(err, errHandshakeTooLarge) {
+			writeHTTPError(s.c, 431, "bad-request", "zbox proxy: request header larger than 1 MiB")
 			return
 		}
 		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-			writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: malformed request")
+			writeHTTPError(s.c, 400, "bad-request", "zbox proxy: malformed request")
 		}
 		return
 	}
-	if req.Method == http.MethodConnect {
+	if req.method == "CONNECT" {
 		s.serveConnect(ctx, req)
 		return
 	}
@@ -548,11 +593,11 @@ func parsePort(p string) (int, bool) {
 	return n, n >= 1 && n <= 65535
 }
 
-func (s *session) serveConnect(ctx context.Context, req *http.Request) {
-	host, portStr, err := net.SplitHostPort(req.URL.Host)
+func (s *session) serveConnect(ctx context.Context, req *httpRequest) {
+	host, portStr, err := net.SplitHostPort(req.target)
 	port, ok := parsePort(portStr)
-	if err != nil || !ok || host == "" {
-		writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: CONNECT needs a host:port target")
+	if err != nil || !ok || host == "" || strings.ContainsAny(host, "/@ ") {
+		writeHTTPError(s.c, 400, "bad-request", "zbox proxy: CONNECT needs a host:port target")
 		return
 	}
 	up, deny, err := s.p.connect(ctx, host, port)
@@ -567,81 +612,64 @@ func (s *session) serveConnect(ctx context.Context, req *http.Request) {
 	Splice(ctx, s.tunnelConn(), up)
 }
 
-// serveForward forwards one absolute-form request (GET http://host/...)
-// and closes the connection after the response: no keep-alive, which is
-// always correct and keeps every request on a checked destination.
-func (s *session) serveForward(ctx context.Context, req *http.Request) {
-	if req.URL.Host == "" {
-		writeHTTPError(s.c, http.StatusBadRequest, "bad-request",
+// serveForward forwards an absolute-form request (GET http://host/...):
+// the head is rewritten to origin form with the checked destination as
+// Host and "Connection: close", then the two connections are spliced, so
+// the body and the response (chunked or not, with interim responses)
+// pass byte for byte. The upstream closes after its response; whatever
+// else the client sends on the connection can only reach the same
+// checked host and port, exactly as a CONNECT tunnel would.
+func (s *session) serveForward(ctx context.Context, req *httpRequest) {
+	u, err := url.Parse(req.target)
+	if err != nil || u.Host == "" {
+		writeHTTPError(s.c, 400, "bad-request",
 			"zbox proxy: expected an absolute-form request (GET http://host/path) or CONNECT host:port")
 		return
 	}
-	if req.URL.Scheme != "http" {
-		writeHTTPError(s.c, http.StatusBadRequest, "bad-request",
+	if u.Scheme != "http" {
+		writeHTTPError(s.c, 400, "bad-request",
 			"zbox proxy: only http:// URLs are forwarded; use CONNECT for https and other protocols")
 		return
 	}
-	host := req.URL.Hostname()
+	host := u.Hostname()
 	port := 80
-	if ps := req.URL.Port(); ps != "" {
+	if ps := u.Port(); ps != "" {
 		var ok bool
 		if port, ok = parsePort(ps); !ok {
-			writeHTTPError(s.c, http.StatusBadRequest, "bad-request", "zbox proxy: invalid port in request URL")
+			writeHTTPError(s.c, 400, "bad-request", "zbox proxy: invalid port in request URL")
 			return
 		}
+	}
+	if host == "" {
+		writeHTTPError(s.c, 400, "bad-request", "zbox proxy: no host in request URL")
+		return
 	}
 	up, deny, err := s.p.connect(ctx, host, port)
 	if deny != nil || err != nil {
-		s.refuse(req.Method, host, port, deny, err)
+		s.refuse(req.method, host, port, deny, err)
 		return
 	}
-	defer up.Close()
-	stop := context.AfterFunc(ctx, func() { up.Close() })
-	defer stop()
-
-	removeHopByHop(req.Header)
-	// Answer "Expect: 100-continue" ourselves: the upstream's interim
-	// response would otherwise have to be relayed while the body is
-	// still being sent.
-	expect := req.Header.Get("Expect")
-	req.Header.Del("Expect")
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = []string{""} // stop net/http adding its own
+	removeHopByHop(req.header)
+	req.header.Del("Host")
+	var head strings.Builder
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
 	}
-	req.URL.User = nil
-	req.Host = req.URL.Host // the Host header names the checked destination
-	req.Close = true
-	client := s.tunnelConn()
-	if strings.EqualFold(expect, "100-continue") {
-		if _, err := io.WriteString(s.c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
-			return
+	if u.RawQuery != "" || u.ForceQuery {
+		path += "?" + u.RawQuery
+	}
+	fmt.Fprintf(&head, "%s %s %s\r\nHost: %s\r\n", req.method, path, req.proto, u.Host)
+	for k, vs := range req.header {
+		for _, v := range vs {
+			fmt.Fprintf(&head, "%s: %s\r\n", k, v)
 		}
 	}
-	if err := req.Write(up); err != nil {
-		writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: sending the request to %s failed: %v", displayTarget(host, port), err))
+	head.WriteString("Connection: close\r\n\r\n")
+	if _, err := io.WriteString(up, head.String()); err != nil {
+		up.Close()
+		writeHTTPError(s.c, 502, "upstream-unreachable", fmt.Sprintf("zbox: sending the request to %s failed: %v", displayTarget(host, port), err))
 		return
 	}
-	ubr := bufio.NewReader(up)
-	var resp *http.Response
-	for interim := 0; ; interim++ {
-		if interim > 16 {
-			writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: %s sent too many interim responses", displayTarget(host, port)))
-			return
-		}
-		resp, err = http.ReadResponse(ubr, req)
-		if err != nil {
-			writeHTTPError(s.c, http.StatusBadGateway, "upstream-unreachable", fmt.Sprintf("zbox: bad response from %s: %v", displayTarget(host, port), err))
-			return
-		}
-		// Interim 1xx responses (103 Early Hints, ...) are dropped: the
-		// client gets the final response, which is always sufficient.
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-		resp.Body.Close()
-	}
-	defer resp.Body.Close()
-	removeHopByHop(resp.Header)
-	resp.Close = true
-	_ = resp.Write(client)
+	Splice(ctx, s.tunnelConn(), up)
 }

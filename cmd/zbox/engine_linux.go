@@ -111,7 +111,8 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	}
 	ctlChild.Close()
 	cfgR.Close()
-	logf("init started pid=%d after %s", pid, time.Since(t0))
+	tStarted := time.Now()
+	logf("init started pid=%d after %s", pid, tStarted.Sub(t0))
 	if err := writeStartStatus(plan, pid); err != nil {
 		init.kill()
 		init.wait()
@@ -124,6 +125,9 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	cwd, _ := os.Getwd()
 	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, KeepGhosts: opt.KeepGhosts, FDs: passed,
 		HostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
+	if opt.Debug {
+		cfg.StartedNS = tStarted.UnixNano()
+	}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
 		init.kill()
 		init.wait()

@@ -26,6 +26,7 @@ import (
 
 // runInit is pid 1 of the sandbox. It never returns.
 func runInit() {
+	mainAt := time.Now()
 	ctl := 4
 	// Nothing the outer inherited (and so nothing we inherited) may reach
 	// the target: mark every fd above stderr close-on-exec, the control
@@ -42,6 +43,9 @@ func runInit() {
 	in := &initProc{cfg: cfg, plan: cfg.Plan, ctl: ctl, start: time.Now()}
 	if cfg.Debug {
 		in.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("stage", "init")
+		// How long the Go runtime took to reach main after the outer saw
+		// the exec succeed, and how long the config took to arrive.
+		in.log.Debug("init running", "runtime_start", mainAt.Sub(time.Unix(0, cfg.StartedNS)).Round(time.Microsecond), "config", in.start.Sub(mainAt).Round(time.Microsecond))
 	}
 	status := in.run()
 	if beforeExit != nil {

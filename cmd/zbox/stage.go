@@ -47,6 +47,9 @@ type initConfig struct {
 	// HostRoot: the sandbox's uid is host uid 0 (a root caller), which
 	// owns the kernel's /proc files; see mountns.Options.HostRoot.
 	HostRoot bool `json:"host_root,omitempty"`
+	// StartedNS is when the outer saw the init's exec succeed (debug
+	// timing only).
+	StartedNS int64 `json:"started_ns,omitempty"`
 	// KeepReaping keeps pid 1 alive after the target exits until every
 	// other process in the sandbox has exited (bwrap's behaviour). zbox's
 	// default kills them: nothing outlives the command.
