@@ -31,6 +31,17 @@ func LoopbackUp() error {
 	if err == nil {
 		err = netlink.LinkSetUp(lo)
 	}
+	return loopbackResult(err)
+}
+
+// LoopbackUpFresh is LoopbackUp for a network namespace the caller has
+// just created: there lo is always ifindex 1, so the lookup round trip is
+// skipped (this runs on every sandbox start).
+func LoopbackUpFresh() error {
+	return loopbackResult(netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}))
+}
+
+func loopbackResult(err error) error {
 	if err == nil {
 		return nil
 	}

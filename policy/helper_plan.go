@@ -307,7 +307,7 @@ func (b *fsBuilder) build(l fsLayout) error {
 		if b.underWritable(u) {
 			continue
 		}
-		if slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathWithin(r, u) }) {
+		if slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathUnder(r, u) }) {
 			above = append(above, u)
 		} else {
 			rest = append(rest, u)
@@ -328,7 +328,7 @@ func (b *fsBuilder) build(l fsLayout) error {
 		// recreate the directories down to the mount point.
 		deepest := ""
 		for _, u := range unreadable {
-			if pathWithin(w.Root, u) && (deepest == "" || componentCount(u) > componentCount(deepest)) {
+			if pathUnder(w.Root, u) && (deepest == "" || componentCount(u) > componentCount(deepest)) {
 				deepest = u
 			}
 		}
@@ -354,7 +354,7 @@ func (b *fsBuilder) build(l fsLayout) error {
 		}
 		var denies []string
 		for _, u := range unreadable {
-			if pathWithin(u, w.Root) {
+			if pathUnder(u, w.Root) {
 				denies = append(denies, u)
 			}
 		}
@@ -408,7 +408,7 @@ func (b *fsBuilder) base(l fsLayout) {
 		if !b.exists(r) {
 			continue
 		}
-		if b.hardened && slices.ContainsFunc(kept, func(k string) bool { return pathWithin(r, k) }) {
+		if b.hardened && slices.ContainsFunc(kept, func(k string) bool { return pathUnder(r, k) }) {
 			// Zerobox's nested-root pruning: --ro-bind is recursive, and a
 			// nested symlinked root (/etc/os-release -> ../usr/lib/...)
 			// could otherwise point into a root not bound yet (ENOENT).
@@ -428,7 +428,7 @@ func (b *fsBuilder) dirChain(top, root string) {
 	if !b.isDir(root) {
 		target = filepath.Dir(root)
 	}
-	rel, ok := relWithin(target, top)
+	rel, ok := stripPathPrefix(target, top)
 	if !ok || rel == "" {
 		return
 	}
@@ -440,7 +440,7 @@ func (b *fsBuilder) dirChain(top, root string) {
 }
 
 func (b *fsBuilder) underWritable(p string) bool {
-	return slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathWithin(p, r) })
+	return slices.ContainsFunc(b.writablePaths, func(r string) bool { return pathUnder(p, r) })
 }
 
 // writableSymlink walks p component by component (lstat, never following
@@ -509,7 +509,7 @@ func (b *fsBuilder) denyMask(p string) error {
 	// 111 (search only) when writable roots below must stay reachable.
 	var inside []string
 	for _, r := range b.writablePaths {
-		if pathWithin(r, p) && r != p {
+		if pathUnder(r, p) && r != p {
 			inside = append(inside, r)
 		}
 	}
@@ -536,11 +536,11 @@ func (b *fsBuilder) denyMask(p string) error {
 // redundant mask is skipped: the target cannot reach p either way.
 func (b *fsBuilder) hiddenByDenyDir(p string) bool {
 	for _, d := range b.maskedDirs {
-		if d == p || !pathWithin(p, d) {
+		if d == p || !pathUnder(p, d) {
 			continue
 		}
 		reopened := slices.ContainsFunc(b.writablePaths, func(r string) bool {
-			return r != d && pathWithin(r, d) && pathWithin(p, r)
+			return r != d && pathUnder(r, d) && pathUnder(p, r)
 		})
 		if !reopened {
 			return true
@@ -567,28 +567,6 @@ func (b *fsBuilder) readOnlySubpath(s string) error {
 }
 
 // --- path helpers (clean absolute paths, whole components) ---
-
-// pathWithin is Rust's Path::starts_with: p equals root or lies below it.
-func pathWithin(p, root string) bool {
-	if root == "/" {
-		return strings.HasPrefix(p, "/")
-	}
-	return p == root || (strings.HasPrefix(p, root) && p[len(root)] == '/')
-}
-
-// relWithin returns p relative to root ("" when equal).
-func relWithin(p, root string) (string, bool) {
-	if !pathWithin(p, root) {
-		return "", false
-	}
-	if p == root {
-		return "", true
-	}
-	if root == "/" {
-		return p[1:], true
-	}
-	return p[len(root)+1:], true
-}
 
 func joinPath(dir, name string) string {
 	if dir == "/" {

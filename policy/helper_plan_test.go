@@ -826,8 +826,8 @@ func TestHelperPlanPathHelpers(t *testing.T) {
 		{"/a/b", "/a", true}, {"/a", "/a", true}, {"/ab", "/a", false}, {"/x", "/", true}, {"/", "/", true}, {"/a", "/a/b", false},
 	}
 	for _, tc := range within {
-		if got := pathWithin(tc.p, tc.root); got != tc.want {
-			t.Errorf("pathWithin(%q, %q) = %v", tc.p, tc.root, got)
+		if got := pathUnder(tc.p, tc.root); got != tc.want {
+			t.Errorf("pathUnder(%q, %q) = %v", tc.p, tc.root, got)
 		}
 	}
 	if got := pathPrefixes("/a/b/c"); !slices.Equal(got, []string{"/a", "/a/b", "/a/b/c"}) {

@@ -207,3 +207,35 @@ func restrictThread(plan *policy.Plan, progs []filter.Program, o restrictOpts) e
 	}
 	return nil
 }
+
+// startRestricted forks path from a disposable thread that first takes on
+// plan's restrictions (restrictThread), and returns the child's pid. An
+// execve failure is an *ExecError. The thread is locked, is never the
+// main thread (whose credentials the kernel checks for signals and /proc
+// access to this process) and stays alive until done is closed: a
+// parent-death signal is tied to the forking thread, not the process
+// (golang/go#27505). The runtime destroys it afterwards.
+func startRestricted(plan *policy.Plan, progs []filter.Program, o restrictOpts, path string, argv []string, attr *syscall.ProcAttr, done <-chan struct{}) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	ch := make(chan result, 1)
+	go lsm.RunOnDisposableThread(func() {
+		if err := restrictThread(plan, progs, o); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err != nil {
+			var errno syscall.Errno
+			errors.As(err, &errno)
+			ch <- result{err: &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}}
+			return
+		}
+		ch <- result{pid: pid}
+		<-done
+	})
+	r := <-ch
+	return r.pid, r.err
+}

@@ -95,40 +95,20 @@ func forkRestricted(plan *policy.Plan) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	type result struct {
-		pid int
-		err error
-	}
-	ch := make(chan result, 1)
 	done := make(chan struct{})
-	go lsm.RunOnDisposableThread(func() {
-		if err := restrictThread(plan, progs, restrictOpts{}); err != nil {
-			ch <- result{err: err}
-			return
-		}
-		pid, err := syscall.ForkExec(path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}})
-		if err != nil {
-			var errno syscall.Errno
-			errors.As(err, &errno)
-			ch <- result{err: &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}}
-			return
-		}
-		ch <- result{pid: pid}
-		<-done
-	})
-	r := <-ch
-	if r.err != nil {
-		return 0, r.err
+	pid, err := startRestricted(plan, progs, restrictOpts{}, path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}}, done)
+	if err != nil {
+		return 0, err
 	}
 	defer close(done)
 	go func() {
 		for s := range sigs {
-			_ = unix.Kill(r.pid, s.(syscall.Signal))
+			_ = unix.Kill(pid, s.(syscall.Signal))
 		}
 	}()
 	for {
 		var ws unix.WaitStatus
-		_, err := unix.Wait4(r.pid, &ws, 0, nil)
+		_, err := unix.Wait4(pid, &ws, 0, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zbox-sandbox/zbox/filter"
-	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/netns"
 	"github.com/zbox-sandbox/zbox/policy"
@@ -142,7 +141,7 @@ func (in *initProc) run() int {
 		env = os.Environ()
 	}
 	if p.Namespaces.Net {
-		if err := loopbackUp(); err != nil {
+		if err := netns.LoopbackUpFresh(); err != nil {
 			initFail(in.ctl, err.Error())
 		}
 		in.step("loopback up")
@@ -244,9 +243,9 @@ func (in *initProc) run() int {
 	done := make(chan struct{})
 	pid, err := in.spawn(path, argv, env, cwd, progs, files, done)
 	if err != nil {
-		var ee *execErr
+		var ee *ExecError
 		if errors.As(err, &ee) {
-			initExecFail(in.ctl, p.Command[0], ee.err)
+			initExecFail(in.ctl, p.Command[0], syscall.Errno(ee.Errno))
 		}
 		initFail(in.ctl, err.Error())
 	}
@@ -326,10 +325,6 @@ func exitStatus(ws unix.WaitStatus) int {
 	return 255
 }
 
-type execErr struct{ err error }
-
-func (e *execErr) Error() string { return e.err.Error() }
-
 // spawn forks the target from a dedicated, locked OS thread that first
 // takes on the target's restrictions: no_new_privs, Landlock, then
 // seccomp as the very last step (so the filter need not allow anything
@@ -342,37 +337,15 @@ func (e *execErr) Error() string { return e.err.Error() }
 // stays alive until the target has exited, because a parent-death signal
 // is tied to the forking thread, not the process (golang/go#27505).
 func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []filter.Program, files []uintptr, done chan struct{}) (int, error) {
-	type result struct {
-		pid int
-		err error
-	}
-	ch := make(chan result, 1)
 	p := in.plan
-	// A disposable thread: locked, never the main thread (whose
-	// credentials the kernel checks for signals and /proc access to pid 1),
-	// destroyed by the runtime when fn returns.
-	go lsm.RunOnDisposableThread(func() {
-		err := restrictThread(p, progs, restrictOpts{alwaysNoNewPrivs: true, step: func(what string) { in.step(what) }})
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		sys := &syscall.SysProcAttr{Setsid: p.NewSession}
-		if p.DieWithParent && !p.Namespaces.PID {
-			// Inside a pid namespace pid 1's death kills everything;
-			// without one, the target needs its own death signal.
-			sys.Pdeathsig = syscall.SIGKILL
-		}
-		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys})
-		if err != nil {
-			ch <- result{err: &execErr{err}}
-			return
-		}
-		ch <- result{pid: pid}
-		<-done
-	})
-	r := <-ch
-	return r.pid, r.err
+	sys := &syscall.SysProcAttr{Setsid: p.NewSession}
+	if p.DieWithParent && !p.Namespaces.PID {
+		// Inside a pid namespace pid 1's death kills everything; without
+		// one, the target needs its own death signal.
+		sys.Pdeathsig = syscall.SIGKILL
+	}
+	o := restrictOpts{alwaysNoNewPrivs: true, step: func(what string) { in.step(what) }}
+	return startRestricted(p, progs, o, path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys}, done)
 }
 
 // chooseCwd applies Plan.Chdir, else bwrap's rule: the caller's cwd if it
