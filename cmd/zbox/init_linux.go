@@ -106,6 +106,11 @@ func (in *initProc) run() int {
 			initFail(in.ctl, err.Error())
 		}
 	}
+	if p.Namespaces.Mount && !inNewMountNamespace() {
+		// zbox-init run by hand (a symlink, exec -a) would pivot the
+		// caller's own mount namespace.
+		initFail(in.ctl, "zbox-init is zbox's internal sandbox stage and must be started by zbox itself")
+	}
 	if p.Namespaces.Mount {
 		var logf func(string, ...any)
 		if in.log != nil {
@@ -709,4 +714,25 @@ func (in *initProc) killAll() {
 			return // ECHILD: all gone
 		}
 	}
+}
+
+// inNewMountNamespace reports whether this process's mount namespace is
+// not its parent's — a guard against misuse, not a security boundary
+// (whoever can run zbox-init by hand can make the same mounts himself). pid 1 of a fresh pid namespace (ppid 0) was cloned by
+// zbox with its namespaces; otherwise the namespace inodes are compared.
+func inNewMountNamespace() bool {
+	ppid := os.Getppid()
+	if ppid == 0 {
+		return true
+	}
+	var self, parent unix.Stat_t
+	if unix.Stat("/proc/self/ns/mnt", &self) != nil {
+		return false
+	}
+	// From inside a new user namespace the parent's namespace files are
+	// out of reach (no ptrace access): then it cannot be ours either.
+	if unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", ppid), &parent) != nil {
+		return true
+	}
+	return self.Ino != parent.Ino || self.Dev != parent.Dev
 }
