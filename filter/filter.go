@@ -330,7 +330,7 @@ func Describe(spec policy.FilterSpec) string {
 	case policy.SeccompNone:
 		net = "network syscalls not filtered"
 	case policy.SeccompRestricted:
-		net = "network restricted: socket/socketpair only for AF_UNIX, EPERM for " + strings.Join(restrictedDenied, ",")
+		net = "network restricted: socket/socketpair only for AF_UNIX (socket not for SOCK_DGRAM), EPERM for " + strings.Join(restrictedDenied, ",")
 	case policy.SeccompProxyRouted:
 		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied"
 	default:
