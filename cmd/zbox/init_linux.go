@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -625,7 +624,6 @@ func setEnv(env []string, k, v string) []string {
 	return append(out, k+"="+v)
 }
 
-var _ = io.EOF
 
 // disableUserns implements bwrap's --disable-userns: the limit on user
 // namespaces is per user namespace and checked up the hierarchy, so
