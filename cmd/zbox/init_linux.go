@@ -624,7 +624,6 @@ func setEnv(env []string, k, v string) []string {
 	return append(out, k+"="+v)
 }
 
-
 // disableUserns implements bwrap's --disable-userns: the limit on user
 // namespaces is per user namespace and checked up the hierarchy, so
 // setting the sandbox namespace's max_user_namespaces to 0 stops the
