@@ -666,7 +666,7 @@ func TestCLIDoctor(t *testing.T) {
 			t.Errorf("finding %q has no fix: %+v", f.Name, f)
 		}
 	}
-	for _, n := range []string{"user namespaces", "fresh /proc", "Landlock", "seccomp", "cgroup v2 delegation", "bwrap"} {
+	for _, n := range []string{"user namespaces", "fresh /proc", "Landlock", "seccomp", "cgroups for --limit", "bwrap"} {
 		if status[n] == "" {
 			t.Errorf("no finding for %s: %v", n, status)
 		}

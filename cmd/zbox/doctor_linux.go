@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -346,40 +345,32 @@ func checkSeccomp(self seccompState) finding {
 	return f
 }
 
-// checkCgroup looks for a delegated cgroup v2 subtree.
+// checkCgroup says whether --limit can use a cgroup here, with the same
+// look-up the engine uses (cgroup_linux.go): a cgroup v2 subtree with the
+// pids and memory controllers delegated to us, or writable cgroup v1
+// pids/memory hierarchies.
 func checkCgroup() finding {
-	f := finding{Name: "cgroup v2 delegation"}
-	notUsed := "zbox does not use cgroups yet: --limit uses per-process rlimits"
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
-		f.Status = "warn"
-		f.Detail = "no unified cgroup v2 hierarchy at /sys/fs/cgroup; " + notUsed
-		f.Disables = "whole-sandbox memory and process accounting"
-		f.Fix = "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
+	f := finding{Name: "cgroups for --limit"}
+	writable := func(dir string) bool { return dir != "" && unix.Access(dir, unix.W_OK) == nil }
+	if dir := cgroup2Path(); writable(dir) {
+		f.Status = "ok"
+		f.Detail = fmt.Sprintf("cgroup v2 at %s with pids and memory delegated: --limit processes/memory count the whole sandbox from its first page", dir)
 		return f
 	}
-	b, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		f.Status, f.Detail = "warn", "cannot read /proc/self/cgroup: "+err.Error()
-		return f
-	}
-	var rel string
-	for _, line := range strings.Split(string(b), "\n") {
-		if r, ok := strings.CutPrefix(line, "0::"); ok {
-			rel = r
+	var v1 []string
+	for _, c := range []string{"pids", "memory"} {
+		if dir := cgroup1Path(c); writable(dir) {
+			v1 = append(v1, c+" at "+dir)
 		}
 	}
-	dir := filepath.Join("/sys/fs/cgroup", rel)
-	ctrl, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-	writable := unix.Access(dir, unix.W_OK) == nil && unix.Access(filepath.Join(dir, "cgroup.subtree_control"), unix.W_OK) == nil
-	have := strings.Fields(string(ctrl))
-	if writable && strings.Contains(" "+strings.Join(have, " ")+" ", " memory ") && strings.Contains(" "+strings.Join(have, " ")+" ", " pids ") {
+	if len(v1) == 2 {
 		f.Status = "ok"
-		f.Detail = fmt.Sprintf("%s is delegated to this user with %s; %s", dir, strings.Join(have, ","), notUsed)
+		f.Detail = "cgroup v1: " + strings.Join(v1, ", ") + ": --limit processes/memory count the whole sandbox"
 		return f
 	}
 	f.Status = "warn"
-	f.Detail = fmt.Sprintf("%s is not delegated to this user (writable=%t, controllers: %s); %s", dir, writable, strings.Join(have, ","), notUsed)
-	f.Disables = "whole-sandbox memory and process accounting"
+	f.Detail = "no cgroup zbox can create (no delegated cgroup v2 subtree with pids and memory, no writable v1 pids and memory hierarchies): --limit uses per-process rlimits only"
+	f.Disables = "containing a root caller's fork bomb (the kernel exempts uid 0 from RLIMIT_NPROC); a memory limit from the command's first allocation"
 	f.Fix = "start zbox in a delegated scope: systemd-run --user --scope -p Delegate=yes zbox ..."
 	return f
 }
