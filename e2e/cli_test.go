@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -127,19 +126,11 @@ func (o zrun) run(t testing.TB, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	r := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			r.Code = 128 + int(ws.Signal())
-		} else {
-			r.Code = ws.ExitStatus()
-		}
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run zbox %v: %v", args, err)
 	}
+	r.Code = code
 	if ctx.Err() != nil {
 		t.Fatalf("zbox %v: timed out\n%s", args, r)
 	}

@@ -32,7 +32,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -1316,19 +1315,11 @@ func (e *escEnv) launch(t *testing.T, setup string, a *attack) result {
 		}
 	}
 	r.Stdout = strings.ReplaceAll(out.String(), "\r\n", "\n")
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			r.Code = 128 + int(ws.Signal())
-		} else {
-			r.Code = ws.ExitStatus()
-		}
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run %v: %v", cmdline[:2], err)
 	}
+	r.Code = code
 	if ctx.Err() != nil {
 		r.Code = -1
 		r.Stderr = "zbox-e2e: timed out after 30s"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -115,19 +113,11 @@ func (inv invocation) run(t testing.TB, bin string) result {
 	cmd.ExtraFiles = inv.files
 	err := cmd.Run()
 	r := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			r.Code = 128 + int(ws.Signal())
-		} else {
-			r.Code = ws.ExitStatus()
-		}
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run %s %q: %v", bin, inv.args, err)
 	}
+	r.Code = code
 	if ctx.Err() != nil {
 		t.Fatalf("run %s %q: timed out\n%s", bin, inv.args, r)
 	}

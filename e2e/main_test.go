@@ -94,19 +94,11 @@ func runCmd(t testing.TB, stdin string, name string, args ...string) result {
 	}
 	err := cmd.Run()
 	r := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			r.Code = 128 + int(ws.Signal())
-		} else {
-			r.Code = ws.ExitStatus()
-		}
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run %s %v: %v", name, args, err)
 	}
+	r.Code = code
 	if ctx.Err() != nil {
 		t.Fatalf("run %s %v: timed out\n%s", name, args, r)
 	}
@@ -201,4 +193,22 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// exitCode turns cmd.Run's error into the exit status a shell would show
+// (128+N for death by signal N); ok is false when the command could not
+// be run or waited for at all.
+func exitCode(err error) (code int, ok bool) {
+	if err == nil {
+		return 0, true
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0, false
+	}
+	ws := ee.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), true
+	}
+	return ws.ExitStatus(), true
 }

@@ -625,19 +625,11 @@ func (r netRun) run(t testing.TB) (result, time.Duration) {
 	err := cmd.Run()
 	el := time.Since(start)
 	res := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		ws := ee.Sys().(syscall.WaitStatus)
-		if ws.Signaled() {
-			res.Code = 128 + int(ws.Signal())
-		} else {
-			res.Code = ws.ExitStatus()
-		}
-	default:
+	code, ok := exitCode(err)
+	if !ok {
 		t.Fatalf("run zbox %q: %v", r.args, err)
 	}
+	res.Code = code
 	if ctx.Err() != nil {
 		t.Fatalf("zbox %q did not exit within 60s\n%s", r.args, res)
 	}
