@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -204,4 +206,47 @@ func forEachLine(path string, fn func(string)) {
 	for sc.Scan() {
 		fn(sc.Text())
 	}
+}
+
+// prepareCgroupRemoval opens, for each of the sandbox's cgroup
+// directories, its parent directory and the parent's cgroup.procs, and
+// returns the clean-up the init runs last: move itself back to the parent
+// cgroup (a cgroup with a task in it cannot be removed) and remove the
+// directory. It runs after every other process of the sandbox is dead.
+// The fds stay valid after the pivot; they point into the host's cgroup
+// file system. Nil if nothing could be opened (the outer still removes
+// the cgroups when it outlives the sandbox).
+func prepareCgroupRemoval(dirs []string) func() {
+	type handle struct {
+		procs  *os.File
+		parent int
+		name   string
+	}
+	var hs []handle
+	for _, d := range dirs {
+		parent := filepath.Dir(d)
+		procs, err := os.OpenFile(filepath.Join(parent, "cgroup.procs"), os.O_WRONLY, 0)
+		if err != nil {
+			continue
+		}
+		pfd, err := syscall.Open(parent, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			procs.Close()
+			continue
+		}
+		hs = append(hs, handle{procs: procs, parent: pfd, name: filepath.Base(d)})
+	}
+	if len(hs) == 0 {
+		return nil
+	}
+	return func() {
+		for _, h := range hs {
+			_, _ = h.procs.WriteString("0") // 0: the writing process itself
+			_ = unlinkatDir(h.parent, h.name)
+		}
+	}
+}
+
+func unlinkatDir(dirfd int, name string) error {
+	return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 }

@@ -128,6 +128,9 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if opt.Debug {
 		cfg.StartedNS = tStarted.UnixNano()
 	}
+	if cg != nil {
+		cfg.Cgroups = cg.dirs
+	}
 	if err := json.NewEncoder(cfgW).Encode(&cfg); err != nil {
 		init.kill()
 		init.wait()

@@ -46,9 +46,7 @@ func runInit() {
 		in.log.Debug("init running", "runtime_start", mainAt.Sub(time.Unix(0, cfg.StartedNS)).Round(time.Microsecond), "config", in.start.Sub(mainAt).Round(time.Microsecond))
 	}
 	status := in.run()
-	if beforeExit != nil {
-		beforeExit()
-	}
+	runBeforeExit()
 	os.Exit(status)
 }
 
@@ -97,6 +95,15 @@ func (in *initProc) run() int {
 			}
 		}
 	}
+	// The limits' cgroup (made by the outer, which removes it when the
+	// sandbox ends) must also go when the outer is SIGKILLed. Open what
+	// that takes now, while the host's /sys/fs/cgroup is reachable and
+	// writable: after the pivot it is read-only or gone.
+	if len(in.cfg.Cgroups) > 0 {
+		if rm := prepareCgroupRemoval(in.cfg.Cgroups); rm != nil {
+			atExit(rm)
+		}
+	}
 	// The user-namespace limit is a per-namespace sysctl that applies to
 	// whoever writes it, through any procfs: set it while the outer /proc
 	// is still reachable, so it also works when the sandbox gets none.
@@ -126,7 +133,7 @@ func (in *initProc) run() int {
 			// From here on, every way out of the init first removes the
 			// mount points the build created on the host.
 			ghosts := res.Ghosts
-			beforeExit = func() { mountns.RemoveGhostsInside(ghosts, true) }
+			atExit(func() { mountns.RemoveGhostsInside(ghosts, true) })
 		}
 		in.step("mounts built", "ops", len(p.Mounts), "proc", res.Proc)
 		if len(res.Ghosts) > 0 {
@@ -565,9 +572,7 @@ func closeRangeCloexec(from uint) {
 
 func initFail(ctl int, msg string) {
 	sendMsg(ctl, append([]byte{msgSetupError}, msg...), nil)
-	if beforeExit != nil {
-		beforeExit()
-	}
+	runBeforeExit()
 	os.Exit(exitSetup)
 }
 
@@ -577,9 +582,7 @@ func initExecFail(ctl int, cmd string, err error) {
 		errno = syscall.ENOENT
 	}
 	sendMsg(ctl, append([]byte{msgExecError}, fmt.Sprintf("%d\x00%s", int(errno), cmd)...), nil)
-	if beforeExit != nil {
-		beforeExit()
-	}
+	runBeforeExit()
 	os.Exit(exitSetup)
 }
 
@@ -690,9 +693,18 @@ func (in *initProc) execAsPID1(env []string, cwd string, files []uintptr) {
 // sandbox ends, and not one that is forwarded to the target.
 const parentDeathSignal = syscall.SIGPWR
 
-// beforeExit runs on every exit path of the init once the root is built
-// (ghost mount points to remove); nil before that.
-var beforeExit func()
+// beforeExit are the clean-ups every exit path of the init runs, newest
+// first: the limits' cgroup, the ghost mount points.
+var beforeExit []func()
+
+func atExit(f func()) { beforeExit = append(beforeExit, f) }
+
+func runBeforeExit() {
+	for i := len(beforeExit) - 1; i >= 0; i-- {
+		beforeExit[i]()
+	}
+	beforeExit = nil
+}
 
 // killAll kills every other process of the sandbox (pid 1's kill(-1)
 // reaches the whole pid namespace but itself) and reaps them.

@@ -47,6 +47,8 @@ type initConfig struct {
 	// HostRoot: the sandbox's uid is host uid 0 (a root caller), which
 	// owns the kernel's /proc files; see mountns.Options.HostRoot.
 	HostRoot bool `json:"host_root,omitempty"`
+	// Cgroups are the limits' cgroup directories the init was put in.
+	Cgroups []string `json:"cgroups,omitempty"`
 	// StartedNS is when the outer saw the init's exec succeed (debug
 	// timing only).
 	StartedNS int64 `json:"started_ns,omitempty"`
