@@ -778,30 +778,10 @@ func TestBwrapModeLockFile(t *testing.T) {
 // the sandbox is killed.
 func TestBwrapModeDieWithParent(t *testing.T) {
 	p := bwrapPeers(t)
-	markers := map[string]string{}
-	var cmds []*exec.Cmd
-	for _, bin := range []string{p.ref, p.zb} {
-		d := hostDir(t)
-		markers[bin] = filepath.Join(d, "survived")
-		// The shell starts bwrap in the background and exits at once.
-		script := fmt.Sprintf(`%s --ro-bind / / --bind %s %s --die-with-parent sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, d, d, markers[bin])
-		cmd := exec.Command("sh", "-c", script)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	for _, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(700 * time.Millisecond)
-	for bin, m := range markers {
-		if _, err := os.Stat(m); err == nil {
-			t.Errorf("%s: the sandbox outlived its parent", bin)
-		}
-	}
+	// The shell starts bwrap in the background and exits at once.
+	checkDiesWithParent(t, []string{p.ref, p.zb}, "the sandbox outlived its parent", func(bin, d, marker string) string {
+		return fmt.Sprintf(`%s --ro-bind / / --bind %s %s --die-with-parent sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, d, d, marker)
+	})
 }
 
 // seccompDenyMkdir is a raw classic-BPF seccomp program that makes

@@ -906,31 +906,11 @@ func TestHelperHelp(t *testing.T) {
 func TestHelperDieWithParent(t *testing.T) {
 	p := helperPeers(t)
 	ws := hostDir(t)
-	markers := map[string]string{}
-	var cmds []*exec.Cmd
-	for _, bin := range []string{p.ref, p.zb} {
-		d := hostDir(t)
-		markers[bin] = filepath.Join(d, "survived")
+	// The shell starts the helper in the background and exits.
+	checkDiesWithParent(t, []string{p.ref, p.zb}, "the sandbox outlived the helper's caller", func(bin, d, marker string) string {
 		pol := fmt.Sprintf(`{"type":"workspace-write","writable_roots":[%q]}`, d)
-		// The shell starts the helper in the background and exits.
-		script := fmt.Sprintf(`%s --sandbox-policy-cwd %s --sandbox-policy '%s' -- sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, ws, pol, markers[bin])
-		cmd := exec.Command("sh", "-c", script)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, cmd)
-	}
-	for _, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(700 * time.Millisecond)
-	for bin, m := range markers {
-		if _, err := os.Stat(m); err == nil {
-			t.Errorf("%s: the sandbox outlived the helper's caller", bin)
-		}
-	}
+		return fmt.Sprintf(`%s --sandbox-policy-cwd %s --sandbox-policy '%s' -- sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, ws, pol, marker)
+	})
 }
 
 // TestHelperUnknownJSONField documents a deliberate difference: the

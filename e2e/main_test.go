@@ -212,3 +212,33 @@ func exitCode(err error) (code int, ok bool) {
 	}
 	return ws.ExitStatus(), true
 }
+
+// checkDiesWithParent runs, for each binary, a shell script (made by
+// script from the binary, a host directory and a marker path in it) that
+// starts a sandbox in the background and exits at once; the sandbox would
+// create the marker after 0.4 s. It must die with its parent instead.
+func checkDiesWithParent(t *testing.T, bins []string, what string, script func(bin, dir, marker string) string) {
+	t.Helper()
+	markers := map[string]string{}
+	var cmds []*exec.Cmd
+	for _, bin := range bins {
+		d := hostDir(t)
+		markers[bin] = filepath.Join(d, "survived")
+		cmd := exec.Command("sh", "-c", script(bin, d, markers[bin]))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	for bin, m := range markers {
+		if _, err := os.Stat(m); err == nil {
+			t.Errorf("%s: %s", bin, what)
+		}
+	}
+}
