@@ -228,26 +228,17 @@ func (h *initHandle) wait() (syscall.WaitStatus, error) {
 func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 	ns := plan.Namespaces
 	var flags uintptr
-	if ns.User {
-		flags |= unix.CLONE_NEWUSER
-	}
-	if ns.Mount {
-		flags |= unix.CLONE_NEWNS
-	}
-	if ns.PID {
-		flags |= unix.CLONE_NEWPID
-	}
-	if ns.Net {
-		flags |= unix.CLONE_NEWNET
-	}
-	if ns.IPC {
-		flags |= unix.CLONE_NEWIPC
-	}
-	if ns.UTS {
-		flags |= unix.CLONE_NEWUTS
-	}
-	if ns.Cgroup {
-		flags |= unix.CLONE_NEWCGROUP
+	for _, f := range []struct {
+		on   bool
+		flag uintptr
+	}{
+		{ns.User, unix.CLONE_NEWUSER}, {ns.Mount, unix.CLONE_NEWNS}, {ns.PID, unix.CLONE_NEWPID},
+		{ns.Net, unix.CLONE_NEWNET}, {ns.IPC, unix.CLONE_NEWIPC}, {ns.UTS, unix.CLONE_NEWUTS},
+		{ns.Cgroup, unix.CLONE_NEWCGROUP},
+	} {
+		if f.on {
+			flags |= f.flag
+		}
 	}
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
