@@ -10,10 +10,6 @@ import (
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
-// devNodes are bound from the host's /dev into the sandbox's /dev. mknod
-// is impossible inside a user namespace, so each node is an empty file
-// with the host's device bound over it (bwrap §2.5).
-var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // dev builds a minimal /dev: a fresh tmpfs, the six device binds, the
 // stdio symlinks, an empty shm directory, and a private devpts instance
@@ -28,7 +24,7 @@ func (b *builder) dev(op *policy.MountOp) error {
 		return mountErr("mount tmpfs for /dev", "tmpfs", op.Dest, err)
 	}
 	b.layers = append(b.layers, layer{dest: d})
-	for _, n := range devNodes {
+	for _, n := range DevNodes {
 		src := oldRoot + "/dev/" + n
 		dst := filepath.Join(d, n)
 		f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, 0o444)
@@ -49,15 +45,7 @@ func (b *builder) dev(op *policy.MountOp) error {
 		// make it explicit: nosuid, devices allowed.
 		_ = b.setAttr(dst, unix.MOUNT_ATTR_NOSUID, false)
 	}
-	links := [][2]string{
-		{"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"},
-		{"/proc/self/fd/2", "stderr"},
-		{"/proc/self/fd", "fd"},
-		{"/proc/kcore", "core"},
-		{"pts/ptmx", "ptmx"},
-	}
-	for _, l := range links {
+	for _, l := range DevLinks {
 		if err := os.Symlink(l[0], filepath.Join(d, l[1])); err != nil {
 			return mountErr("symlink in /dev", l[0], filepath.Join(op.Dest, l[1]), err)
 		}
@@ -74,7 +62,7 @@ func (b *builder) dev(op *policy.MountOp) error {
 	// A new devpts instance: the sandbox's ptys are its own and cannot
 	// reach the host's terminals. No gid= option: the tty group is not
 	// mapped in our user namespace and the mount would fail.
-	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620"); err != nil {
+	if err := unix.Mount("devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, DevptsData); err != nil {
 		return mountErr("mount devpts", "devpts", filepath.Join(op.Dest, "pts"), err)
 	}
 	return nil
@@ -142,10 +130,6 @@ func procHint(err error) string {
 	return ""
 }
 
-// procGlobals are the parts of /proc that act on the whole machine rather
-// than on the sandbox's processes. bwrap binds the same ones read-only
-// ("sys", "sysrq-trigger", "irq", "bus"); runc adds "fs".
-var procGlobals = []string{"sys", "sysrq-trigger", "irq", "bus", "fs"}
 
 // protectProc binds the machine-wide parts of the /proc at d onto
 // themselves read-only, when the sandbox runs as host uid 0 (see
@@ -157,7 +141,7 @@ func (b *builder) protectProc(d, dest string) error {
 	if !b.hostRoot {
 		return nil
 	}
-	for _, sub := range procGlobals {
+	for _, sub := range ProcGlobals {
 		p := filepath.Join(d, sub)
 		if _, err := os.Lstat(p); err != nil {
 			continue

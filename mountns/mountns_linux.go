@@ -130,7 +130,7 @@ func (b *builder) prepare(ops []policy.MountOp) error {
 		}
 	}
 
-	scratch, err := scratchDir()
+	scratch, err := ScratchDir()
 	if err != nil {
 		return err
 	}
@@ -164,11 +164,11 @@ func (b *builder) prepare(ops []policy.MountOp) error {
 	return nil
 }
 
-// scratchDir picks an existing directory to mount the scratch tmpfs on.
+// ScratchDir picks an existing directory to mount the scratch tmpfs on.
 // bwrap always uses /tmp; minimal images may lack it. Whatever we pick is
 // not hidden from the host tree: after the first pivot the tmpfs is "/"
 // and /oldroot<dir> shows the real directory again.
-func scratchDir() (string, error) {
+func ScratchDir() (string, error) {
 	for _, d := range []string{"/tmp", "/run", "/mnt", "/var/tmp", "/dev", "/home", "/"} {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			return d, nil
@@ -214,7 +214,7 @@ func dest(p string, followLast bool) (string, error) {
 }
 
 func (b *builder) apply(idx int, op *policy.MountOp) error {
-	b.parentMode = parentMode(op)
+	b.parentMode = ParentMode(op)
 	switch op.Kind {
 	case policy.OpBind, policy.OpROBind, policy.OpDevBind:
 		return b.bind(idx, op)
@@ -297,11 +297,11 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 	return nil
 }
 
-// parentMode is the mode of the missing parent directories of an op's
+// ParentMode is the mode of the missing parent directories of an op's
 // destination: 0755, less group or other access when the op's own mode
 // gives the group or others nothing (bwrap's "least astonishment": a
 // private directory does not sit under world-readable new parents).
-func parentMode(op *policy.MountOp) uint32 {
+func ParentMode(op *policy.MountOp) uint32 {
 	mode := uint32(0o755)
 	if op.Perms != nil {
 		if *op.Perms&0o070 == 0 {

@@ -56,6 +56,9 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	if res, err, handled := runDirect(plan, opt, logf); handled {
+		return res, err
+	}
 	t0 := time.Now()
 
 	cfgR, cfgW, err := os.Pipe()

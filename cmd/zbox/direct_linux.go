@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/direct"
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// initEnvVar chooses how the native engine starts a sandbox: unset, the
+// direct start where the plan allows it and the general init otherwise;
+// "go", always the general init; "direct", the direct start or an error
+// saying why not (no fallback). The last two are for comparing the paths
+// and for tests that must prove which one ran.
+const initEnvVar = "ZBOX_INIT"
+
+// runDirect runs plan with the direct start (package direct): no second
+// Go runtime, the sandbox's pid 1 is a raw-syscall child of this process.
+// handled is false when the plan (or this host) needs the general init,
+// or when the direct setup failed before the command ran; the caller then
+// runs the general init, which also words any real setup error.
+func runDirect(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) (res nativeResult, err error, handled bool) {
+	mode := os.Getenv(initEnvVar)
+	if mode == "go" {
+		return res, nil, false
+	}
+	res, why, err, handled := runDirect1(plan, opt, logf)
+	if !handled && mode == "direct" {
+		return res, &SetupError{Msg: "direct start (" + initEnvVar + "=direct): " + why}, true
+	}
+	return res, err, handled
+}
+
+func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) (res nativeResult, why string, err error, handled bool) {
+	switch {
+	case opt.Debug:
+		// The general init reports each step's timing.
+		return res, "--debug uses the general init", nil, false
+	case opt.KeepReaping, opt.Proxy != nil, opt.OnStart != nil:
+		return res, "the front-end needs the general init's control channel", nil, false
+	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
+		return res, "uid 0 without CAP_SETFCAP", nil, false // the general init explains this case
+	}
+	t0 := time.Now()
+	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: -1, LifeW: -1}
+	host.Cwd, _ = os.Getwd()
+	if plan.DieWithParent {
+		var life [2]int
+		if err := unix.Pipe2(life[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			return res, err.Error(), nil, false
+		}
+		defer unix.Close(life[0])
+		defer unix.Close(life[1])
+		host.LifeR, host.LifeW = life[0], life[1]
+	}
+	prog, flags, cerr := direct.Compile(plan, host)
+	if cerr != nil {
+		return res, cerr.Error(), nil, false
+	}
+	var ep [2]int
+	if err := unix.Pipe2(ep[:], unix.O_CLOEXEC); err != nil {
+		return res, err.Error(), nil, false
+	}
+	errR, errW := ep[0], ep[1]
+	defer unix.Close(errR)
+
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+
+	// The parent-death signal is tied to the forking thread: keep it
+	// until the sandbox is reaped.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, serr := direct.Start(prog, flags, errW)
+	unix.Close(errW)
+	if serr != nil {
+		return res, "", startError(serr), true
+	}
+	init := &initHandle{pid: pid}
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	var timedOut bool
+	if opt.Timeout > 0 {
+		t := time.AfterFunc(opt.Timeout, func() {
+			timedOut = true
+			init.kill()
+		})
+		defer t.Stop()
+	}
+
+	// EOF: the command has been exec'd (or pid 1 died). A record: the
+	// setup failed before the command ran.
+	var rec [64]byte
+	n := 0
+	for n < len(rec) {
+		m, err := unix.Read(errR, rec[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || m == 0 {
+			break
+		}
+		n += m
+	}
+	fail := direct.ReadFailure(rec[:n])
+	ws, waitErr := init.wait()
+	if fail != nil {
+		if fail.Phase == direct.PhaseTarget && fail.Step == len(prog.Target)-1 {
+			// execve itself failed: the command is missing or not
+			// executable. Nothing to retry.
+			return res, "", &ExecError{Cmd: plan.Command[0], Errno: int(fail.Errno), Text: errnoText(fail.Errno)}, true
+		}
+		return res, fmt.Sprintf("setup failed at step %d of phase %d: %v", fail.Step, fail.Phase, fail.Errno), nil, false
+	}
+	logf("sandbox exited after %s (direct start)", time.Since(t0))
+	if timedOut {
+		return nativeResult{Status: 124, TimedOut: true}, "", nil, true
+	}
+	if waitErr != nil {
+		return res, "", &SetupError{Msg: fmt.Sprintf("wait for sandbox: %v", waitErr)}, true
+	}
+	status := ws.ExitStatus()
+	if ws.Signaled() {
+		status = 128 + int(ws.Signal())
+	}
+	return nativeResult{Status: status}, "", nil, true
+}

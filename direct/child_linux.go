@@ -1,0 +1,270 @@
+package direct
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// Everything in this file runs in the forked child, which has a copy of
+// the parent's memory but only the one thread that called clone: the Go
+// runtime's other threads, its scheduler and its allocator are not there.
+// So every function is go:nosplit (a stack check could call into the
+// runtime; runtime_BeforeFork also poisons the stack guard so that one
+// would crash loudly instead of deadlocking), nothing allocates, nothing
+// stores a pointer into memory (a write barrier could be armed in the
+// copy), and only raw syscalls are made — the rules of the standard
+// library's forkAndExecInChild1. Signals stay blocked throughout (the
+// mask runtime_BeforeFork set); the target unblocks them just before
+// execve.
+
+const (
+	sigCHLD       = 17
+	exitSetupCode = 1
+	execFailCode  = 127
+)
+
+// rawFork clones with flags (fork semantics: no CLONE_VM). In the child
+// it runs p and never returns.
+//
+//go:nosplit
+//go:norace
+func rawFork(flags uintptr, p *Prog) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, flags|sigCHLD, 0, 0, 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	if r == 0 {
+		childMain(p)
+	}
+	return int(r), 0
+}
+
+//go:nosplit
+//go:norace
+func childMain(p *Prog) {
+	run(p, p.Setup, PhaseSetup)
+	pid1(p)
+}
+
+// run executes steps; a failing step reports and exits.
+//
+//go:nosplit
+//go:norace
+func run(p *Prog, steps []Step, phase int32) {
+	i := 0
+	for i < len(steps) {
+		s := &steps[i]
+		var a [6]uintptr
+		for j := 0; j < 6; j++ {
+			a[j] = s.Args[j]
+			if r := s.ArgReg[j]; r >= 0 {
+				a[j] = p.regs[r&7]
+			}
+		}
+		var r1 uintptr
+		var e syscall.Errno
+		switch s.Kind {
+		case kSys:
+			r1, _, e = syscall.RawSyscall6(s.Nr, a[0], a[1], a[2], a[3], a[4], a[5])
+		case kSet:
+			r1 = a[0]
+		case kFmtFD:
+			fmtUint(p.fdbufs[s.Args[0]], s.Args[1], a[2])
+		case kSetErrFD:
+			p.errFD = a[0]
+		case kFail:
+			e = syscall.Errno(a[0])
+		case kTitle:
+			const name = "zbox-init"
+			for k := 0; k < len(p.title); k++ {
+				var ch byte
+				if k < len(name) {
+					ch = name[k]
+				}
+				p.title[k] = ch
+			}
+		case kExec:
+			e = execCandidates(p, a[0], a[1])
+		}
+		if e != 0 {
+			if matches(s.Ignore, e) {
+				e = 0
+			} else if matches(s.JumpOn, e) {
+				i = int(s.JumpTo)
+				continue
+			} else {
+				fail(p, phase, int32(i), e)
+			}
+		}
+		if s.Save >= 0 {
+			p.regs[s.Save&7] = r1
+		}
+		if s.OKTo > 0 {
+			i = int(s.OKTo)
+		} else {
+			i++
+		}
+	}
+}
+
+//go:nosplit
+//go:norace
+func matches(mask uint64, e syscall.Errno) bool {
+	if e >= 63 {
+		return mask&(1<<63) != 0
+	}
+	return mask&(1<<uint(e)) != 0
+}
+
+// fmtUint writes v in decimal, then a NUL, into dst at off.
+//
+//go:nosplit
+//go:norace
+func fmtUint(dst []byte, off uintptr, v uintptr) {
+	var tmp [24]byte
+	n := 0
+	for {
+		tmp[n] = byte('0' + v%10)
+		n++
+		v /= 10
+		if v == 0 || n == len(tmp) {
+			break
+		}
+	}
+	if int(off)+n+1 > len(dst) {
+		return
+	}
+	for k := 0; k < n; k++ {
+		dst[int(off)+k] = tmp[n-1-k]
+	}
+	dst[int(off)+n] = 0
+}
+
+// execCandidates tries each candidate path of p.execs[idx] with the
+// environment chosen by env, as execvp does: a missing file moves on, a
+// permission error is remembered, anything else stops. It returns only
+// on failure.
+//
+//go:nosplit
+//go:norace
+func execCandidates(p *Prog, idx, env uintptr) syscall.Errno {
+	x := &p.execs[idx]
+	envp := x.envs[env]
+	var last syscall.Errno = syscall.ENOENT
+	sawEACCES := false
+	for k := 0; k < len(x.paths); k++ {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_EXECVE, x.paths[k], x.argv, envp, 0, 0, 0)
+		switch e {
+		case syscall.EACCES:
+			sawEACCES = true
+		case syscall.ENOENT, syscall.ENOTDIR, syscall.ESTALE:
+		default:
+			return e
+		}
+		last = e
+	}
+	if sawEACCES {
+		return syscall.EACCES
+	}
+	return last
+}
+
+// fail reports (phase, step, errno) on the error pipe and exits.
+//
+//go:nosplit
+//go:norace
+func fail(p *Prog, phase, step int32, e syscall.Errno) {
+	p.rec[0], p.rec[1], p.rec[2] = phase, step, int32(e)
+	syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), 16, 0, 0, 0)
+	code := uintptr(exitSetupCode)
+	if phase == PhaseTarget {
+		code = execFailCode
+	}
+	for {
+		syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
+	}
+}
+
+// pid1 is the sandbox's init once the root is built: it starts the
+// target, forwards the signals zbox relays to it, reaps every process
+// that ends up in its care, and when the target exits, kills whatever is
+// left and exits with the target's status (128+N for a signal), which is
+// what zbox reports.
+//
+//go:nosplit
+//go:norace
+func pid1(p *Prog) {
+	// SIGCHLD and the relayed signals are already blocked (the whole
+	// mask is, since runtime_BeforeFork); read them from a signalfd.
+	sfd, _, e := syscall.RawSyscall6(syscall.SYS_SIGNALFD4, ^uintptr(0), uintptr(unsafe.Pointer(&p.mask)), 8, syscall.O_CLOEXEC, 0, 0)
+	if e != 0 {
+		fail(p, PhaseSetup, -1, e)
+	}
+	target, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, sigCHLD, 0, 0, 0, 0, 0)
+	if e != 0 {
+		fail(p, PhaseSetup, -2, e)
+	}
+	if target == 0 {
+		run(p, p.Target, PhaseTarget)
+		fail(p, PhaseTarget, int32(len(p.Target)), syscall.ENOEXEC)
+	}
+	// Only the target (until its execve) and zbox may hold the error
+	// pipe now: zbox sees EOF exactly when the command has started.
+	syscall.RawSyscall6(syscall.SYS_CLOSE, p.errFD, 0, 0, 0, 0, 0)
+	for {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_READ, sfd, uintptr(unsafe.Pointer(&p.sigbuf[0])), uintptr(len(p.sigbuf)), 0, 0, 0)
+		if e == syscall.EINTR || e == syscall.EAGAIN {
+			continue
+		}
+		if e != 0 || n < 16 {
+			// Cannot happen with a valid signalfd; do not spin.
+			killAllAndExit(p, 128+9)
+		}
+		signo := *(*uint32)(unsafe.Pointer(&p.sigbuf[0]))
+		sender := *(*uint32)(unsafe.Pointer(&p.sigbuf[12])) // ssi_pid
+		if signo != sigCHLD {
+			// Relay only what comes from outside the sandbox (zbox,
+			// whose pid does not exist in this namespace: ssi_pid 0);
+			// the target signalling pid 1 reaches nothing.
+			if sender == 0 {
+				syscall.RawSyscall6(syscall.SYS_KILL, target, uintptr(signo), 0, 0, 0, 0)
+			}
+			continue
+		}
+		for {
+			pid, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), syscall.WNOHANG, 0, 0, 0)
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 || pid == 0 {
+				break
+			}
+			if pid == target {
+				st := uint32(p.status)
+				code := uintptr((st >> 8) & 0xff)
+				if st&0x7f != 0 {
+					code = 128 + uintptr(st&0x7f)
+				}
+				killAllAndExit(p, code)
+			}
+		}
+	}
+}
+
+// killAllAndExit kills every other process of the pid namespace, reaps
+// them, and exits with code.
+//
+//go:nosplit
+//go:norace
+func killAllAndExit(p *Prog, code uintptr) {
+	syscall.RawSyscall6(syscall.SYS_KILL, ^uintptr(0), 9, 0, 0, 0, 0)
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), 0, 0, 0, 0)
+		if e == syscall.ECHILD {
+			break
+		}
+	}
+	for {
+		syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
+	}
+}

@@ -1,0 +1,888 @@
+package direct
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/filter"
+	"github.com/zbox-sandbox/zbox/lsm"
+	"github.com/zbox-sandbox/zbox/mountns"
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// Host is what Compile needs to know about the calling process.
+type Host struct {
+	UID, GID int    // real ids of the caller
+	Cwd      string // its working directory
+	Env      []string
+	// LifeR/LifeW are the ends of a pipe (LifeR non-blocking) whose write
+	// end zbox holds until the sandbox is reaped; -1 without
+	// DieWithParent.
+	LifeR, LifeW int
+}
+
+// NotEligible says why a plan needs the general init.
+type NotEligible struct{ Reason string }
+
+func (e *NotEligible) Error() string { return "direct start not possible: " + e.Reason }
+
+func ineligible(format string, a ...any) error {
+	return &NotEligible{Reason: fmt.Sprintf(format, a...)}
+}
+
+// Registers.
+const (
+	rTree  int8 = 0 // open_tree / fsmount result
+	rDest  int8 = 1 // the destination, opened with openat2
+	rTmp   int8 = 2 // short-lived fds
+	rLL    int8 = 3 // the Landlock ruleset
+	rErr   int8 = 6 // the error pipe's write end (set by Start)
+	rEnvIx int8 = 7 // which environment (cwd candidate) the target gets
+)
+
+// atFDCWD is AT_FDCWD (-100) as a raw syscall argument.
+var atFDCWD = uintptr(^uint(99))
+
+// sizeofMountAttr is sizeof(struct mount_attr).
+const sizeofMountAttr = unsafe.Sizeof(unix.MountAttr{})
+
+const (
+	oldRoot = "/oldroot"
+	newRoot = "/newroot"
+	// fdPrefix reaches an fd of ours through the host's procfs, still
+	// attached at /oldroot/proc while the root is built; mounting on
+	// that magic link mounts on exactly the directory the fd refers to.
+	fdPrefix = oldRoot + "/proc/self/fd/"
+)
+
+// Compile turns plan into a Prog, or returns a *NotEligible error when
+// some part of the plan needs the general init. It reads the host's
+// filesystem (to resolve bind sources and destinations) and probes the
+// kernel, but changes nothing.
+func Compile(plan *policy.Plan, h Host) (*Prog, uintptr, error) {
+	if err := eligiblePlan(plan); err != nil {
+		return nil, 0, err
+	}
+	if !kernelOK() {
+		return nil, 0, ineligible("the kernel lacks mount_setattr/open_tree/openat2 (Linux 5.12+)")
+	}
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		return nil, 0, ineligible("no /proc/self/fd in the caller's view")
+	}
+	p := &Prog{}
+	c := &compiler{p: p, b: builder{p: p, steps: &p.Setup}, plan: plan, h: h,
+		hostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
+	if err := c.compile(); err != nil {
+		return nil, 0, err
+	}
+	return p, cloneFlags(plan.Namespaces), nil
+}
+
+// eligiblePlan rejects, without touching the system, plans that use
+// something only the general init implements.
+func eligiblePlan(p *policy.Plan) error {
+	ns := p.Namespaces
+	switch {
+	case !ns.User || !ns.Mount || !ns.PID:
+		return ineligible("needs user, mount and pid namespaces")
+	case len(p.Command) == 0:
+		return ineligible("no command")
+	case p.AsPID1:
+		return ineligible("--as-pid-1")
+	case p.DisableUserns || p.AssertUsernsDisabled:
+		return ineligible("user namespace limits")
+	case p.Limits != nil:
+		return ineligible("resource limits")
+	case len(p.Caps.Keep) > 0 || p.Caps.KeepBounding || p.Caps.Ambient:
+		return ineligible("kept capabilities")
+	case p.Network.Mode == policy.NetProxyOnly:
+		return ineligible("proxy bridges")
+	case ns.Net && p.Network.Mode != policy.NetIsolated:
+		return ineligible("network mode %q with a network namespace", p.Network.Mode)
+	case p.Landlock != nil && p.Landlock.FS:
+		return ineligible("Landlock filesystem rules")
+	case len(p.Filter.Programs) > 0:
+		return ineligible("caller-supplied seccomp programs")
+	}
+	st := p.Status
+	if st.InfoFD != nil || st.JSONStatusFD != nil || st.BlockFD != nil || st.SyncFD != nil ||
+		st.UsernsBlockFD != nil || len(st.LockFiles) > 0 || len(st.KeepFDs) > 0 {
+		return ineligible("status, sync or kept fds")
+	}
+	return nil
+}
+
+// kernelOK reports whether mount_setattr(2) exists (5.12; open_tree,
+// move_mount and openat2 are older). An invalid call that the kernel
+// rejects with EBADF or EINVAL proves it; ENOSYS (or a seccomp EPERM in a
+// container) does not.
+func kernelOK() bool {
+	_, _, e := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0)
+	return e == unix.EBADF || e == unix.EINVAL || e == unix.EFAULT
+}
+
+func cloneFlags(ns policy.Namespaces) uintptr {
+	var f uintptr
+	for _, x := range []struct {
+		on   bool
+		flag uintptr
+	}{
+		{ns.User, unix.CLONE_NEWUSER}, {ns.Mount, unix.CLONE_NEWNS}, {ns.PID, unix.CLONE_NEWPID},
+		{ns.Net, unix.CLONE_NEWNET}, {ns.IPC, unix.CLONE_NEWIPC}, {ns.UTS, unix.CLONE_NEWUTS},
+		{ns.Cgroup, unix.CLONE_NEWCGROUP},
+	} {
+		if x.on {
+			f |= x.flag
+		}
+	}
+	return f
+}
+
+type compiler struct {
+	p        *Prog
+	b        builder
+	plan     *policy.Plan
+	h        Host
+	hostRoot bool
+	layers   []layer
+	created  map[string]bool // entries made on our own tmpfs layers: path -> is a directory
+	dataSeq  int
+}
+
+type layerKind int
+
+const (
+	lScratch layerKind = iota // the scratch tmpfs or a tmpfs op: we may create entries
+	lHost                     // a host bind: entries exist or not, never created by us
+	lSealed                   // /dev, /proc, data binds: nothing below may be addressed
+)
+
+type layer struct {
+	dest string
+	kind layerKind
+	host string // lHost: the bind's resolved source
+}
+
+func (c *compiler) compile() error {
+	b := &c.b
+	c.created = map[string]bool{}
+	c.layers = []layer{{dest: "/", kind: lScratch}}
+
+	// Own process group: a terminal's ^C reaches only zbox, which relays
+	// it once.
+	b.sys(unix.SYS_SETPGID, 0, 0)
+	if c.plan.DieWithParent {
+		// The sandbox ends when zbox does, even by SIGKILL: pid 1 dies,
+		// and with it the pid namespace. If zbox died before the prctl,
+		// its end of the life pipe is already closed and the read sees
+		// EOF instead of EAGAIN.
+		b.sys(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
+		b.sys(unix.SYS_CLOSE, uintptr(c.h.LifeW))
+		skip := b.next() + 2
+		b.sys(unix.SYS_READ, uintptr(c.h.LifeR), c.p.buf(8), 1).jumpOn(skip, unix.EAGAIN)
+		b.sys(unix.SYS_EXIT_GROUP, exitSetupCode)
+		b.sys(unix.SYS_CLOSE, uintptr(c.h.LifeR))
+	}
+	c.idMaps()
+	if err := c.mounts(); err != nil {
+		return err
+	}
+	if c.plan.Hostname != "" {
+		ptr, n := c.p.bytes([]byte(c.plan.Hostname))
+		b.sys(unix.SYS_SETHOSTNAME, ptr, n)
+	}
+	if c.plan.Namespaces.Net {
+		c.loopbackUp()
+	}
+	// pid 1 must not be ptraced or read through /proc by the target (same
+	// uid): non-dumpable, as the general init.
+	b.sys(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0)
+	env, err := c.chdir()
+	if err != nil {
+		return err
+	}
+	c.closeFDs()
+	c.title()
+
+	c.p.mask = sigbit(unix.SIGCHLD) | sigbit(unix.SIGINT) | sigbit(unix.SIGTERM) | sigbit(unix.SIGHUP) |
+		sigbit(unix.SIGQUIT) | sigbit(unix.SIGUSR1) | sigbit(unix.SIGUSR2) | sigbit(unix.SIGWINCH)
+	return c.target(env)
+}
+
+func sigbit(s unix.Signal) uint64 { return 1 << (uint(s) - 1) }
+
+// idMaps maps the caller's uid and gid (or the plan's) with single-id
+// maps, setgroups denied: the only maps an unprivileged process may
+// write, and it may write them for itself from inside the namespace.
+func (c *compiler) idMaps() {
+	inUID, inGID := c.h.UID, c.h.GID
+	if c.plan.UID != nil {
+		inUID = *c.plan.UID
+	}
+	if c.plan.GID != nil {
+		inGID = *c.plan.GID
+	}
+	c.writeFile("/proc/self/setgroups", "deny")
+	c.writeFile("/proc/self/uid_map", fmt.Sprintf("%d %d 1\n", inUID, c.h.UID))
+	c.writeFile("/proc/self/gid_map", fmt.Sprintf("%d %d 1\n", inGID, c.h.GID))
+}
+
+func (c *compiler) writeFile(path, data string) {
+	b := &c.b
+	b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(path), unix.O_WRONLY|unix.O_CLOEXEC).save(rTmp)
+	ptr, n := c.p.bytes([]byte(data))
+	b.sys(unix.SYS_WRITE, 0, ptr, n).reg(0, rTmp)
+	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+}
+
+// mounts is mountns.Build, decided ahead: the same scratch tmpfs and two
+// pivots, and for each op the same syscalls — except that destinations
+// on host filesystems are opened with openat2(RESOLVE_NO_SYMLINKS) and
+// mounted on through that fd, so a symlink swapped in after Compile
+// looked at the path fails the setup instead of redirecting a mount.
+func (c *compiler) mounts() error {
+	b := &c.b
+	scratch, err := mountns.ScratchDir()
+	if err != nil {
+		return ineligible("%v", err)
+	}
+	empty := c.p.cstr("")
+	// See mountns.(*builder).prepare for why each step is there.
+	b.sys(unix.SYS_MOUNT, empty, c.p.cstr("/"), 0, unix.MS_REC|unix.MS_PRIVATE, 0)
+	b.sys(unix.SYS_MOUNT, c.p.cstr("tmpfs"), c.p.cstr(scratch), c.p.cstr("tmpfs"), unix.MS_NODEV|unix.MS_NOSUID, c.p.cstr("mode=0755"))
+	b.sys(unix.SYS_CHDIR, c.p.cstr(scratch))
+	nr, or := c.p.cstr("newroot"), c.p.cstr("oldroot")
+	b.sys(unix.SYS_MKDIRAT, atFDCWD, nr, 0o755)
+	b.sys(unix.SYS_MKDIRAT, atFDCWD, or, 0o755)
+	b.sys(unix.SYS_MOUNT, nr, nr, 0, unix.MS_BIND|unix.MS_REC, 0)
+	b.sys(unix.SYS_PIVOT_ROOT, c.p.cstr("."), or)
+	b.sys(unix.SYS_CHDIR, c.p.cstr("/"))
+
+	for i := range c.plan.Mounts {
+		if err := c.op(&c.plan.Mounts[i]); err != nil {
+			return err
+		}
+	}
+
+	// See mountns.(*builder).finish.
+	b.sys(unix.SYS_MOUNT, empty, c.p.cstr(oldRoot), 0, unix.MS_REC|unix.MS_PRIVATE, 0)
+	b.sys(unix.SYS_UMOUNT2, c.p.cstr(oldRoot), unix.MNT_DETACH)
+	b.sys(unix.SYS_CHDIR, c.p.cstr(newRoot))
+	dot := c.p.cstr(".")
+	b.sys(unix.SYS_PIVOT_ROOT, dot, dot)
+	b.sys(unix.SYS_UMOUNT2, dot, unix.MNT_DETACH)
+	b.sys(unix.SYS_CHDIR, c.p.cstr("/"))
+	return nil
+}
+
+func (c *compiler) op(op *policy.MountOp) error {
+	switch op.Kind {
+	case policy.OpBind, policy.OpROBind, policy.OpDevBind:
+		return c.bind(op)
+	case policy.OpTmpfs:
+		return c.tmpfs(op)
+	case policy.OpDev:
+		return c.dev(op)
+	case policy.OpProc:
+		return c.proc(op)
+	case policy.OpBindData, policy.OpROBindData:
+		return c.bindData(op)
+	case policy.OpRemountRO:
+		d, err := c.existing(op.Dest)
+		if err != nil {
+			return err
+		}
+		c.openDest(d)
+		c.b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH,
+			c.mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV), sizeofMountAttr).reg(0, rDest)
+		c.b.sys(unix.SYS_CLOSE).reg(0, rDest)
+		return nil
+	}
+	return ineligible("mount op %s", op.Kind)
+}
+
+func (c *compiler) mountAttr(set uint64) uintptr {
+	return ptr(c.p, &unix.MountAttr{Attr_set: set})
+}
+
+// top is the layer a destination lands in: the latest mount whose
+// destination is the path or one of its parents (a later mount at a
+// shallower path hides earlier deeper ones).
+func (c *compiler) top(d string) layer {
+	for i := len(c.layers) - 1; i >= 0; i-- {
+		l := c.layers[i]
+		if l.dest == "/" || d == l.dest || strings.HasPrefix(d, l.dest+"/") {
+			return l
+		}
+	}
+	return c.layers[0]
+}
+
+// target resolves a destination as the general init would find it and
+// says whether it exists (and is a directory). Anything that would need
+// symlink resolution, or the creation of a mount point on a host
+// filesystem, is not eligible.
+func (c *compiler) resolve(dest string) (exists, isDir bool, err error) {
+	if !filepath.IsAbs(dest) {
+		return false, false, ineligible("relative destination %q", dest)
+	}
+	d := filepath.Clean(dest)
+	l := c.top(d)
+	rel := strings.TrimPrefix(strings.TrimPrefix(d, l.dest), "/")
+	switch l.kind {
+	case lSealed:
+		if rel != "" {
+			return false, false, ineligible("destination %s under %s", d, l.dest)
+		}
+		return true, true, nil
+	case lHost:
+		h := l.host
+		if rel != "" {
+			for _, comp := range strings.Split(rel, "/") {
+				h = filepath.Join(h, comp)
+				fi, err := os.Lstat(h)
+				if err != nil {
+					return false, false, ineligible("destination %s missing on the host", d)
+				}
+				if fi.Mode()&os.ModeSymlink != 0 {
+					return false, false, ineligible("symlink in destination %s", d)
+				}
+			}
+		}
+		fi, err := os.Stat(h)
+		if err != nil {
+			return false, false, ineligible("destination %s: %v", d, err)
+		}
+		return true, fi.IsDir(), nil
+	}
+	// Our own tmpfs: only what we created exists.
+	if rel == "" {
+		return true, true, nil
+	}
+	p := l.dest
+	comps := strings.Split(rel, "/")
+	for i, comp := range comps {
+		p = filepath.Join(p, comp)
+		dir, ok := c.created[p]
+		if !ok {
+			return false, false, nil
+		}
+		if i < len(comps)-1 && !dir {
+			return false, false, ineligible("destination %s below a file", d)
+		}
+		if i == len(comps)-1 {
+			return true, dir, nil
+		}
+	}
+	return false, false, nil
+}
+
+// mountPoint makes sure dest exists as a directory (dir) or a file,
+// creating it and its parents on our own tmpfs where missing.
+func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string, error) {
+	d := filepath.Clean(dest)
+	exists, isDir, err := c.resolve(d)
+	if err != nil {
+		return "", err
+	}
+	if exists {
+		if isDir != dir {
+			return "", ineligible("destination %s has the wrong type", d)
+		}
+		return d, nil
+	}
+	// Parents: only reachable on a scratch layer (resolve refused the rest).
+	l := c.top(d)
+	p := l.dest
+	rel := strings.TrimPrefix(strings.TrimPrefix(d, l.dest), "/")
+	comps := strings.Split(rel, "/")
+	for _, comp := range comps[:len(comps)-1] {
+		p = filepath.Join(p, comp)
+		if _, ok := c.created[p]; ok {
+			continue
+		}
+		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, c.p.cstr(newRoot+p), uintptr(parentMode)).ignore(unix.EEXIST)
+		c.created[p] = true
+	}
+	if dir {
+		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, c.p.cstr(newRoot+d), 0o755).ignore(unix.EEXIST)
+	} else {
+		c.b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(newRoot+d), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
+		c.b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	}
+	c.created[d] = dir
+	return d, nil
+}
+
+// existing resolves a destination that must already exist.
+func (c *compiler) existing(dest string) (string, error) {
+	d := filepath.Clean(dest)
+	exists, _, err := c.resolve(d)
+	if err != nil {
+		return "", err
+	}
+	if !exists {
+		return "", ineligible("destination %s does not exist", d)
+	}
+	return d, nil
+}
+
+// openDest opens the destination into rDest without following any
+// symlink.
+func (c *compiler) openDest(d string) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS}
+	c.b.sys(unix.SYS_OPENAT2, atFDCWD, c.p.cstr(newRoot+d), ptr(c.p, how), unsafe.Sizeof(*how)).save(rDest)
+}
+
+// destPath formats rDest's magic link for a mount(2) target.
+func (c *compiler) destPath() uintptr {
+	buf := make([]byte, len(fdPrefix)+24)
+	copy(buf, fdPrefix)
+	c.p.fdbufs = append(c.p.fdbufs, buf)
+	c.b.add(kFmtFD, uintptr(len(c.p.fdbufs)-1), uintptr(len(fdPrefix))).reg(2, rDest)
+	return uintptr(unsafe.Pointer(&buf[0]))
+}
+
+// attach moves the detached tree in rTree onto rDest and closes both.
+func (c *compiler) attach() {
+	empty := c.p.cstr("")
+	c.b.sys(unix.SYS_MOVE_MOUNT, 0, empty, 0, empty, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH).reg(0, rTree).reg(2, rDest)
+	c.b.sys(unix.SYS_CLOSE).reg(0, rTree)
+	c.b.sys(unix.SYS_CLOSE).reg(0, rDest)
+}
+
+// bind: a recursive clone of the source (open_tree), its flags added on
+// the whole detached tree (mount_setattr AT_RECURSIVE, so never a
+// quadratic walk of mountinfo), attached on the destination.
+func (c *compiler) bind(op *policy.MountOp) error {
+	if op.FD != nil {
+		return ineligible("bind from an fd")
+	}
+	src, err := filepath.EvalSymlinks(op.Source)
+	if err != nil {
+		if op.Try && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return ineligible("bind source %s: %v", op.Source, err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return ineligible("bind source %s: %v", op.Source, err)
+	}
+	d, err := c.mountPoint(op.Dest, fi.IsDir(), mountns.ParentMode(op))
+	if err != nil {
+		return err
+	}
+	attr := uint64(unix.MOUNT_ATTR_NOSUID)
+	if op.Kind != policy.OpDevBind {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
+	if op.Kind == policy.OpROBind {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	b := &c.b
+	b.sys(unix.SYS_OPEN_TREE, atFDCWD, c.p.cstr(oldRoot+src), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE).save(rTree)
+	b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, c.mountAttr(attr), sizeofMountAttr).reg(0, rTree)
+	c.openDest(d)
+	c.attach()
+	if d == "/" {
+		c.layers = nil // the new root hides everything before it
+	}
+	c.layers = append(c.layers, layer{dest: d, kind: lHost, host: src})
+	if fi.IsDir() {
+		c.forget(d)
+	}
+	return nil
+}
+
+// forget drops what we created below d: a new mount hides it.
+func (c *compiler) forget(d string) {
+	for p := range c.created {
+		if d == "/" || strings.HasPrefix(p, d+"/") {
+			delete(c.created, p)
+		}
+	}
+}
+
+func (c *compiler) tmpfs(op *policy.MountOp) error {
+	d, err := c.mountPoint(op.Dest, true, mountns.ParentMode(op))
+	if err != nil {
+		return err
+	}
+	mode := uint32(0o755)
+	if op.Perms != nil {
+		mode = *op.Perms
+	}
+	data := fmt.Sprintf("mode=%#o", mode)
+	if op.Size > 0 {
+		data += fmt.Sprintf(",size=%d", op.Size)
+	}
+	c.mountFS("tmpfs", d, unix.MS_NOSUID|unix.MS_NODEV, data)
+	if d == "/" {
+		c.layers = nil
+	}
+	c.layers = append(c.layers, layer{dest: d, kind: lScratch})
+	c.forget(d)
+	return nil
+}
+
+// mountFS mounts a fresh filesystem on d through its fd.
+func (c *compiler) mountFS(fstype, d string, flags uintptr, data string) {
+	c.openDest(d)
+	target := c.destPath()
+	t := c.p.cstr(fstype)
+	c.b.sys(unix.SYS_MOUNT, t, target, t, flags, c.p.cstr(data))
+	c.b.sys(unix.SYS_CLOSE).reg(0, rDest)
+}
+
+// dev: see mountns.(*builder).dev; the same tree.
+func (c *compiler) dev(op *policy.MountOp) error {
+	d, err := c.mountPoint(op.Dest, true, mountns.ParentMode(op))
+	if err != nil {
+		return err
+	}
+	// nosuid but not nodev: the binds below are devices.
+	c.mountFS("tmpfs", d, unix.MS_NOSUID, "mode=0755")
+	b := &c.b
+	at := atFDCWD
+	for _, n := range mountns.DevNodes {
+		dst := c.p.cstr(newRoot + filepath.Join(d, n))
+		b.sys(unix.SYS_OPENAT, at, dst, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+		// A host node missing (/dev/tty in some containers) is skipped.
+		mnt := b.sys(unix.SYS_MOUNT, c.p.cstr(oldRoot+"/dev/"+n), dst, 0, unix.MS_BIND, 0)
+		unlink := b.next()
+		mnt.jumpOn(unlink, unix.ENOENT)
+		mnt.OKTo = unlink + 1
+		b.sys(unix.SYS_UNLINKAT, at, dst, 0).OKTo = unlink + 2
+		b.sys(unix.SYS_MOUNT_SETATTR, at, dst, 0, c.mountAttr(unix.MOUNT_ATTR_NOSUID), sizeofMountAttr).Ignore = anyErrno
+	}
+	for _, l := range mountns.DevLinks {
+		b.sys(unix.SYS_SYMLINKAT, c.p.cstr(l[0]), at, c.p.cstr(newRoot+filepath.Join(d, l[1])))
+	}
+	b.sys(unix.SYS_MKDIRAT, at, c.p.cstr(newRoot+filepath.Join(d, "shm")), 0o755)
+	pts := c.p.cstr(newRoot + filepath.Join(d, "pts"))
+	b.sys(unix.SYS_MKDIRAT, at, pts, 0o755)
+	devpts := c.p.cstr("devpts")
+	b.sys(unix.SYS_MOUNT, devpts, pts, devpts, unix.MS_NOSUID|unix.MS_NOEXEC, c.p.cstr(mountns.DevptsData))
+	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
+	c.forget(d)
+	return nil
+}
+
+// proc: see mountns.(*builder).proc; the same attempts in the same order
+// (fresh, fresh read-only on EPERM, then the op's fallback).
+func (c *compiler) proc(op *policy.MountOp) error {
+	d, err := c.mountPoint(op.Dest, true, mountns.ParentMode(op))
+	if err != nil {
+		return err
+	}
+	b := &c.b
+	c.openDest(d)
+	target := c.destPath()
+	proc := c.p.cstr("proc")
+	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	// Step indices: 0 fresh, 1 fresh read-only, 2.. fallback, then
+	// protect.
+	// Steps: fresh, fresh read-only (after EPERM), the fallback (after
+	// any refusal), the protection binds, then END. Indices, not
+	// pointers: appending may move the slice.
+	iFresh := b.next()
+	b.sys(unix.SYS_MOUNT, proc, target, proc, flags, 0).jumpOn(iFresh+1, unix.EPERM)
+	b.at(iFresh).jumpOn(iFresh+2, unix.EINVAL, unix.EACCES)
+	// A failed read-only attempt still falls back on the first refusal.
+	b.sys(unix.SYS_MOUNT, proc, target, proc, flags|unix.MS_RDONLY, 0).jumpAny(iFresh + 2)
+	skip := -1
+	switch op.Fallback {
+	case policy.ProcSkip:
+		// Nothing mounted: /proc stays what the earlier ops made it.
+		skip = int(b.next())
+		b.add(kSet, 0).save(rTmp)
+	case policy.ProcBindHost:
+		b.sys(unix.SYS_OPEN_TREE, atFDCWD, c.p.cstr(oldRoot+"/proc"), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE).save(rTree)
+		b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH|unix.AT_RECURSIVE,
+			c.mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC), sizeofMountAttr).reg(0, rTree).Ignore = anyErrno
+		empty := c.p.cstr("")
+		b.sys(unix.SYS_MOVE_MOUNT, 0, empty, 0, empty, unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH).reg(0, rTree).reg(2, rDest)
+		b.sys(unix.SYS_CLOSE).reg(0, rTree)
+	default:
+		// Fatal: the general init reports it in full.
+		b.add(kFail, uintptr(unix.EPERM))
+	}
+	protect := b.next()
+	b.at(iFresh).OKTo = protect
+	b.at(iFresh + 1).OKTo = protect
+	if c.hostRoot {
+		// See mountns.(*builder).protectProc.
+		for _, sub := range mountns.ProcGlobals {
+			p := c.p.cstr(newRoot + filepath.Join(d, sub))
+			b.sys(unix.SYS_MOUNT, p, p, 0, unix.MS_BIND|unix.MS_REC, 0).jumpOn(b.next()+1, unix.ENOENT) // b.next() is already the setattr
+			b.sys(unix.SYS_MOUNT_SETATTR, atFDCWD, p, unix.AT_RECURSIVE,
+				c.mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC), sizeofMountAttr)
+		}
+	}
+	end := b.next()
+	b.sys(unix.SYS_CLOSE).reg(0, rDest)
+	if skip >= 0 {
+		b.at(int32(skip)).OKTo = end
+	}
+	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
+	c.forget(d)
+	return nil
+}
+
+// bindData: the data goes into a file on the scratch tmpfs, which is
+// bound onto the destination and unlinked (see mountns.bindData).
+func (c *compiler) bindData(op *policy.MountOp) error {
+	c.dataSeq++
+	tmp := c.p.cstr(fmt.Sprintf("/bindfile%d", c.dataSeq))
+	mode := uint32(0o600)
+	if op.Perms != nil {
+		mode = *op.Perms
+	}
+	d, err := c.mountPoint(op.Dest, false, mountns.ParentMode(op))
+	if err != nil {
+		return err
+	}
+	b := &c.b
+	b.sys(unix.SYS_OPENAT, atFDCWD, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600).save(rTmp)
+	if len(op.Data) > 0 {
+		ptr, n := c.p.bytes(op.Data)
+		b.sys(unix.SYS_WRITE, 0, ptr, n).reg(0, rTmp)
+	}
+	b.sys(unix.SYS_FCHMOD, 0, uintptr(mode)).reg(0, rTmp)
+	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	b.sys(unix.SYS_OPEN_TREE, atFDCWD, tmp, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC).save(rTree)
+	attr := uint64(unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	if op.Kind == policy.OpROBindData {
+		attr |= unix.MOUNT_ATTR_RDONLY
+	}
+	b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH, c.mountAttr(attr), sizeofMountAttr).reg(0, rTree)
+	c.openDest(d)
+	c.attach()
+	b.sys(unix.SYS_UNLINKAT, atFDCWD, tmp, 0)
+	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
+	return nil
+}
+
+// loopbackUp brings lo up with SIOCSIFFLAGS on a throw-away AF_UNIX
+// stream socket (any family works for interface ioctls). A fresh
+// namespace's lo has exactly IFF_LOOPBACK set.
+func (c *compiler) loopbackUp() {
+	b := &c.b
+	ifr := make([]byte, 40)
+	copy(ifr, "lo")
+	flags := uint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+	ifr[16], ifr[17] = byte(flags), byte(flags>>8)
+	c.p.keep = append(c.p.keep, ifr)
+	b.sys(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0).save(rTmp)
+	b.sys(unix.SYS_IOCTL, 0, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))).reg(0, rTmp)
+	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+}
+
+// chdir applies Plan.Chdir, else bwrap's rule (the caller's cwd if it
+// exists inside, else $HOME, else /), and returns the target's
+// environment for each candidate (PWD differs); rEnvIx says which.
+func (c *compiler) chdir() ([][]string, error) {
+	env := c.h.Env
+	if c.plan.Env != nil {
+		env = c.plan.Env
+	}
+	b := &c.b
+	var cands []string
+	if d := c.plan.Chdir; d != "" {
+		cands = []string{d}
+	} else {
+		for _, d := range []string{c.h.Cwd, getEnv(env, "HOME"), "/"} {
+			if d != "" {
+				cands = append(cands, d)
+			}
+		}
+	}
+	var envs [][]string
+	var oks []int32
+	for i, d := range cands {
+		s := b.sys(unix.SYS_CHDIR, c.p.cstr(d))
+		if c.plan.Chdir == "" && i < len(cands)-1 {
+			s.jumpAny(b.next() + 1)
+		}
+		oks = append(oks, b.next())
+		b.add(kSet, uintptr(i)).save(rEnvIx)
+		envs = append(envs, setEnv(env, "PWD", d))
+	}
+	end := b.next()
+	for _, i := range oks {
+		b.at(i).OKTo = end
+	}
+	return envs, nil
+}
+
+// title makes pid 1 recognisable: comm "zbox-init", and the command line
+// (which /proc/1/cmdline reads from our copy of zbox's argv memory)
+// overwritten with "zbox-init" — as the general init's argv[0] is.
+func (c *compiler) title() {
+	c.b.sys(unix.SYS_PRCTL, unix.PR_SET_NAME, c.p.cstr("zbox-init"))
+	if area := argvArea(); area != nil {
+		c.p.title = area
+		c.b.add(kTitle)
+	}
+}
+
+// argvArea is the memory of zbox's own argv strings, when they are laid
+// out contiguously as the kernel placed them (the runtime's os.Args point
+// into it without copying).
+func argvArea() []byte {
+	if len(os.Args) == 0 || len(os.Args[0]) == 0 {
+		return nil
+	}
+	start := unsafe.StringData(os.Args[0])
+	n := 0
+	for i, a := range os.Args {
+		if len(a) > 0 && unsafe.StringData(a) != (*byte)(unsafe.Add(unsafe.Pointer(start), n)) {
+			return nil
+		}
+		if len(a) == 0 && i > 0 {
+			return nil
+		}
+		n += len(a) + 1
+	}
+	if n < len("zbox-init")+1 {
+		return nil
+	}
+	return unsafe.Slice(start, n-1)
+}
+
+// closeFDs leaves pid 1 with stdio and the error pipe (moved to fd 3):
+// everything else it inherited from zbox goes.
+func (c *compiler) closeFDs() {
+	b := &c.b
+	b.sys(unix.SYS_DUP3, 0, 3, unix.O_CLOEXEC).reg(0, rErr).ignore(unix.EINVAL)
+	b.add(kSetErrFD, 3)
+	b.sys(unix.SYS_CLOSE_RANGE, 4, ^uintptr(0), 0)
+}
+
+// restrict puts on the target's process, between fork and execve, what
+// the target must carry, in the general init's order: a fresh session
+// keyring, no capabilities in any set, no_new_privs, Landlock scopes,
+// then the seccomp filter (last, so that it need not allow any of this).
+// pid 1 stays outside all of it, as with the general init: the target's
+// Landlock domain then cannot signal it, and being non-dumpable with
+// capabilities the target lacks, it cannot be ptraced or read either.
+func (c *compiler) restrict(b *builder) error {
+	b.sys(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0).ignore(unix.ENOSYS)
+	b.sys(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0).ignore(unix.EINVAL)
+	for cp := 0; cp <= unix.CAP_LAST_CAP+8; cp++ {
+		b.sys(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0).ignore(unix.EINVAL)
+	}
+	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := &[2]unix.CapUserData{}
+	b.sys(unix.SYS_CAPSET, ptr(c.p, hdr), ptr(c.p, data))
+	b.sys(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	if spec := c.plan.Landlock; spec != nil && spec.Scope {
+		st := lsm.Probe()
+		rep := lsm.Plan(*spec, st.EffectiveABI())
+		if rep.ScopeFlags != 0 {
+			// struct landlock_ruleset_attr: handled_access_fs,
+			// handled_access_net, scoped.
+			attr := &[3]uint64{0, 0, rep.ScopeFlags}
+			b.sys(unix.SYS_LANDLOCK_CREATE_RULESET, ptr(c.p, attr), 24, 0).save(rLL)
+			b.sys(unix.SYS_LANDLOCK_RESTRICT_SELF, 0, 0).reg(0, rLL)
+			b.sys(unix.SYS_CLOSE).reg(0, rLL)
+		}
+	}
+	if c.plan.Filter.Enabled {
+		progs, err := filter.Build(c.plan.Filter, runtime.GOARCH)
+		if err != nil {
+			return ineligible("seccomp filter: %v", err)
+		}
+		for _, pr := range progs {
+			insns := make([]unix.SockFilter, len(pr.Insns))
+			for i, in := range pr.Insns {
+				insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+			}
+			c.p.keepAny = append(c.p.keepAny, insns)
+			fprog := &unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+			b.sys(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, ptr(c.p, fprog), 0, 0)
+		}
+	}
+	return nil
+}
+
+// target is what the target's process does between fork and execve:
+// signals unblocked (pid 1 keeps them blocked for its signalfd), a new
+// session if asked, then execve along PATH.
+func (c *compiler) target(envs [][]string) error {
+	b := builder{p: c.p, steps: &c.p.Target}
+	if c.plan.NewSession {
+		b.sys(unix.SYS_SETSID).ignore(unix.EPERM)
+	}
+	if err := c.restrict(&b); err != nil {
+		return err
+	}
+	zero := &[1]uint64{}
+	b.sys(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, ptr(c.p, zero), 0, 8)
+	argv := append([]string(nil), c.plan.Command...)
+	if c.plan.Argv0 != "" {
+		argv[0] = c.plan.Argv0
+	}
+	x := execSpec{argv: c.p.cstrv(argv)}
+	for _, e := range envs {
+		x.envs = append(x.envs, c.p.cstrv(e))
+	}
+	for _, cand := range execCandidates0(c.plan.Command[0], envs[0]) {
+		x.paths = append(x.paths, c.p.cstr(cand))
+	}
+	c.p.execs = append(c.p.execs, x)
+	b.add(kExec, 0).reg(1, rEnvIx)
+	return nil
+}
+
+// execCandidates0 lists the paths execvp would try for file.
+func execCandidates0(file string, env []string) []string {
+	if strings.Contains(file, "/") {
+		return []string{file}
+	}
+	path, ok := lookupEnv(env, "PATH")
+	if !ok {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	var out []string
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		out = append(out, filepath.Join(dir, file))
+	}
+	return out
+}
+
+func getEnv(env []string, k string) string {
+	v, _ := lookupEnv(env, k)
+	return v
+}
+
+func lookupEnv(env []string, k string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if strings.HasPrefix(env[i], k+"=") {
+			return env[i][len(k)+1:], true
+		}
+	}
+	return "", false
+}
+
+func setEnv(env []string, k, v string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if !strings.HasPrefix(e, k+"=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, k+"="+v)
+}

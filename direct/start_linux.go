@@ -1,0 +1,60 @@
+package direct
+
+import (
+	"encoding/binary"
+	"syscall"
+	_ "unsafe" // go:linkname
+)
+
+// The runtime's fork hooks, as syscall.forkExec uses them: BeforeFork
+// blocks every signal on this thread and poisons the stack guard (a stack
+// check in the child then crashes instead of deadlocking); AfterFork
+// restores both in the parent. The runtime exports them to packages
+// outside the standard library on purpose (see "hall of shame" in
+// runtime/proc.go: gVisor needs the same).
+//
+//go:linkname runtimeBeforeFork syscall.runtime_BeforeFork
+func runtimeBeforeFork()
+
+//go:linkname runtimeAfterFork syscall.runtime_AfterFork
+func runtimeAfterFork()
+
+// Start forks the sandbox's pid 1 with the given clone flags (namespace
+// flags; SIGCHLD is added) and returns its pid. The child reports a
+// failure by writing a record on errFD, which must be the write end of a
+// close-on-exec pipe that the caller closes right after Start and reads
+// to EOF (ReadFailure).
+//
+// The caller must hold its OS thread locked (runtime.LockOSThread) from
+// before Start until the sandbox is reaped: a parent-death signal is tied
+// to the thread that forked, not to the process (golang/go#27505).
+func Start(p *Prog, flags uintptr, errFD int) (int, error) {
+	p.errFD = uintptr(errFD)
+	p.regs[rErr] = uintptr(errFD)
+	// ForkLock: no other goroutine of ours is between creating an fd and
+	// marking it close-on-exec while we copy the fd table (the child
+	// closes or marks every inherited fd anyway; this is the standard
+	// library's convention).
+	syscall.ForkLock.Lock()
+	runtimeBeforeFork()
+	pid, errno := rawFork(flags, p)
+	runtimeAfterFork()
+	syscall.ForkLock.Unlock()
+	if errno != 0 {
+		return 0, errno
+	}
+	return pid, nil
+}
+
+// ReadFailure decodes what the child wrote on the error pipe: nil when it
+// wrote nothing (the target has been exec'd).
+func ReadFailure(b []byte) *Failure {
+	if len(b) < 16 {
+		return nil
+	}
+	return &Failure{
+		Phase: int(int32(binary.NativeEndian.Uint32(b[0:]))),
+		Step:  int(int32(binary.NativeEndian.Uint32(b[4:]))),
+		Errno: syscall.Errno(binary.NativeEndian.Uint32(b[8:])),
+	}
+}
