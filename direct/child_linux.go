@@ -26,6 +26,12 @@ const (
 // rawFork clones with flags (fork semantics: no CLONE_VM). In the child
 // it runs p and never returns.
 //
+// The call chains below are kept short: the linker checks that every
+// chain of nosplit frames fits the 792-byte nosplit limit, also under
+// fuzzing instrumentation, whose coverage counters add a bounds check
+// (a panicBounds frame, ~300 bytes) to every function. So nothing is
+// more than rawFork → pid1 → run/execCandidates deep.
+//
 //go:nosplit
 //go:norace
 func rawFork(flags uintptr, p *Prog) (int, syscall.Errno) {
@@ -34,16 +40,10 @@ func rawFork(flags uintptr, p *Prog) (int, syscall.Errno) {
 		return 0, e
 	}
 	if r == 0 {
-		childMain(p)
+		run(p, p.Setup, PhaseSetup)
+		pid1(p)
 	}
 	return int(r), 0
-}
-
-//go:nosplit
-//go:norace
-func childMain(p *Prog) {
-	run(p, p.Setup, PhaseSetup)
-	pid1(p)
 }
 
 // run executes steps; a failing step reports and exits.
@@ -52,7 +52,10 @@ func childMain(p *Prog) {
 //go:norace
 func run(p *Prog, steps []Step, phase int32) {
 	i := 0
-	for i < len(steps) {
+	for {
+		if uint(i) >= uint(len(steps)) { // unsigned: no bounds check below
+			break
+		}
 		s := &steps[i]
 		var a [6]uintptr
 		for j := 0; j < 6; j++ {
@@ -68,23 +71,19 @@ func run(p *Prog, steps []Step, phase int32) {
 			r1, _, e = syscall.RawSyscall6(s.Nr, a[0], a[1], a[2], a[3], a[4], a[5])
 		case kSet:
 			r1 = a[0]
-		case kFmtFD:
-			fmtUint(p.fdbufs[s.Args[0]], s.Args[1], a[2])
 		case kSetErrFD:
 			p.errFD = a[0]
 		case kFail:
 			e = syscall.Errno(a[0])
 		case kTitle:
 			const name = "zbox-init"
-			for k := 0; k < len(p.title); k++ {
+			for k := range p.title {
 				var ch byte
 				if k < len(name) {
 					ch = name[k]
 				}
 				p.title[k] = ch
 			}
-		case kExec:
-			e = execCandidates(p, a[0], a[1])
 		}
 		if e != 0 {
 			if matches(s.Ignore, e) {
@@ -116,44 +115,26 @@ func matches(mask uint64, e syscall.Errno) bool {
 	return mask&(1<<uint(e)) != 0
 }
 
-// fmtUint writes v in decimal, then a NUL, into dst at off.
-//
-//go:nosplit
-//go:norace
-func fmtUint(dst []byte, off uintptr, v uintptr) {
-	var tmp [24]byte
-	n := 0
-	for {
-		tmp[n] = byte('0' + v%10)
-		n++
-		v /= 10
-		if v == 0 || n == len(tmp) {
-			break
-		}
-	}
-	if int(off)+n+1 > len(dst) {
-		return
-	}
-	for k := 0; k < n; k++ {
-		dst[int(off)+k] = tmp[n-1-k]
-	}
-	dst[int(off)+n] = 0
-}
-
-// execCandidates tries each candidate path of p.execs[idx] with the
-// environment chosen by env, as execvp does: a missing file moves on, a
+// execCandidates tries each candidate path of the command with the
+// environment the cwd choice picked (register rEnvIx), as execvp does: a missing file moves on, a
 // permission error is remembered, anything else stops. It returns only
 // on failure.
 //
 //go:nosplit
 //go:norace
-func execCandidates(p *Prog, idx, env uintptr) syscall.Errno {
-	x := &p.execs[idx]
-	envp := x.envs[env]
+func execCandidates(p *Prog) syscall.Errno {
+	x := &p.exec
+	env := p.regs[rEnvIx&7]
+	var envp uintptr
+	for k, e := range x.envs {
+		if uintptr(k) == env {
+			envp = e
+		}
+	}
 	var last syscall.Errno = syscall.ENOENT
 	sawEACCES := false
-	for k := 0; k < len(x.paths); k++ {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_EXECVE, x.paths[k], x.argv, envp, 0, 0, 0)
+	for _, path := range x.paths {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_EXECVE, path, x.argv, envp, 0, 0, 0)
 		switch e {
 		case syscall.EACCES:
 			sawEACCES = true
@@ -200,13 +181,15 @@ func pid1(p *Prog) {
 	if e != 0 {
 		fail(p, PhaseSetup, -1, e)
 	}
-	target, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, sigCHLD, 0, 0, 0, 0, 0)
-	if e != 0 {
-		fail(p, PhaseSetup, -2, e)
+	target, errno := rawVfork(vforkFlags | sigCHLD)
+	if errno != 0 {
+		fail(p, PhaseSetup, -2, syscall.Errno(errno))
 	}
 	if target == 0 {
+		// The target's process, on our stack until its execve: it only
+		// ever calls deeper, never returns into frames we still need.
 		run(p, p.Target, PhaseTarget)
-		fail(p, PhaseTarget, int32(len(p.Target)), syscall.ENOEXEC)
+		fail(p, PhaseTarget, int32(len(p.Target)), execCandidates(p))
 	}
 	// Only the target (until its execve) and zbox may hold the error
 	// pipe now: zbox sees EOF exactly when the command has started.

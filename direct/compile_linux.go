@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -22,6 +23,10 @@ type Host struct {
 	UID, GID int    // real ids of the caller
 	Cwd      string // its working directory
 	Env      []string
+	// SpareFD is an fd number the child may overwrite (zbox's end of
+	// the error pipe, useless in the child): destinations are moved
+	// there to be mounted on through /proc/self/fd/SpareFD.
+	SpareFD int
 	// LifeR/LifeW are the ends of a pipe (LifeR non-blocking) whose write
 	// end zbox holds until the sandbox is reaped; -1 without
 	// DieWithParent.
@@ -441,13 +446,12 @@ func (c *compiler) openDest(d string) {
 	c.b.sys(unix.SYS_OPENAT2, atFDCWD, c.p.cstr(newRoot+d), ptr(c.p, how), unsafe.Sizeof(*how)).save(rDest)
 }
 
-// destPath formats rDest's magic link for a mount(2) target.
+// destPath moves rDest to the fixed fd Host.SpareFD and returns that
+// fd's magic link, for a mount(2) target (the name is decided here, so
+// the child need not format numbers).
 func (c *compiler) destPath() uintptr {
-	buf := make([]byte, len(fdPrefix)+24)
-	copy(buf, fdPrefix)
-	c.p.fdbufs = append(c.p.fdbufs, buf)
-	c.b.add(kFmtFD, uintptr(len(c.p.fdbufs)-1), uintptr(len(fdPrefix))).reg(2, rDest)
-	return uintptr(unsafe.Pointer(&buf[0]))
+	c.b.sys(unix.SYS_DUP3, 0, uintptr(c.h.SpareFD), unix.O_CLOEXEC).reg(0, rDest)
+	return c.p.cstr(fdPrefix + strconv.Itoa(c.h.SpareFD))
 }
 
 // attach moves the detached tree in rTree onto rDest and closes both.
@@ -839,8 +843,7 @@ func (c *compiler) target(envs [][]string) error {
 	for _, cand := range execCandidates0(c.plan.Command[0], envs[0]) {
 		x.paths = append(x.paths, c.p.cstr(cand))
 	}
-	c.p.execs = append(c.p.execs, x)
-	b.add(kExec, 0).reg(1, rEnvIx)
+	c.p.exec = x
 	return nil
 }
 

@@ -10,10 +10,8 @@ import (
 const (
 	kSys      uint8 = iota // raw syscall Nr(Args)
 	kSet                   // regs[Save] = Args[0]
-	kFmtFD                 // write the decimal Args[2] (a register) and a NUL into fdbufs[Args[0]] at Args[1]
 	kSetErrFD              // from now on, report errors on fd Args[0]
 	kFail                  // fail with the errno in Args[0]
-	kExec                  // try execve on each candidate (see execSpec)
 	kTitle                 // overwrite title with "zbox-init" and NULs
 )
 
@@ -41,6 +39,10 @@ type Step struct {
 	OKTo   int32
 }
 
+// ExecStep is the step index a Failure of PhaseTarget reports when
+// execve itself failed (the command is missing or not executable).
+func (p *Prog) ExecStep() int { return len(p.Target) }
+
 // Phases, as reported in a Failure.
 const (
 	PhaseSetup  = 1 // pid 1, before the target exists
@@ -63,14 +65,12 @@ type Prog struct {
 	status  int32      // wait4 status word
 	keep    [][]byte   // strings and buffers the steps point into
 	keepAny []any      // other memory the steps point into
-	execs   []execSpec // kExec arguments
-	fdbufs  [][]byte   // kFmtFD buffers
+	exec    execSpec   // the command, run after the Target steps
 	title   []byte     // kTitle: zbox's argv memory (written only in the child's copy)
 }
 
-// execSpec is the argument of a kExec step: candidates are tried in
-// order, as execvp does; envs is indexed by a register (the chosen cwd
-// decides PWD).
+// execSpec is the command: candidates are tried in order, as execvp
+// does; envs is indexed by register rEnvIx (the chosen cwd decides PWD).
 type execSpec struct {
 	paths []uintptr // *byte each
 	argv  uintptr   // **byte, NULL-terminated

@@ -62,6 +62,17 @@ func (c *cli) parser(root any) (*kong.Kong, error) {
 	)
 }
 
+// rawTail returns the command kong collected as the caller wrote it: kong
+// replaces invalid UTF-8 in positional arguments with U+FFFD, but a
+// command line is bytes (file names in Latin-1 must reach the command
+// intact). The command is always the tail of the arguments.
+func rawTail(args, cmd []string) []string {
+	if len(cmd) == 0 || len(cmd) > len(args) {
+		return cmd
+	}
+	return append([]string(nil), args[len(args)-len(cmd):]...)
+}
+
 // parse runs kong, turning its exit (after --help) into a status.
 func parse(k *kong.Kong, args []string) (ctx *kong.Context, exit int, err error) {
 	exit = -1
@@ -96,6 +107,9 @@ func (c *cli) main(args []string) int {
 		}
 	}
 	if args[0] == "run" {
+		if f, cmd, ok := fastRunFlags(args); ok {
+			return c.runOrExplain(&f, cmd, false, false)
+		}
 		// The everyday path gets a grammar with the run command alone:
 		// kong builds its model by reflection over every command and
 		// flag, and that is most of its cost (about 0.6 ms of the 0.7
@@ -115,7 +129,7 @@ func (c *cli) main(args []string) int {
 		if err != nil {
 			return c.usage(err)
 		}
-		return c.runOrExplain(&only.Run.policyFlags, only.Run.Command, false, false)
+		return c.runOrExplain(&only.Run.policyFlags, rawTail(args, only.Run.Command), false, false)
 	}
 	var root cliRoot
 	k, err := c.parser(&root)
@@ -132,9 +146,9 @@ func (c *cli) main(args []string) int {
 	}
 	switch cmd := strings.Fields(ctx.Command()); cmd[0] {
 	case "run":
-		return c.runOrExplain(&root.Run.policyFlags, root.Run.Command, false, false)
+		return c.runOrExplain(&root.Run.policyFlags, rawTail(args, root.Run.Command), false, false)
 	case "explain":
-		return c.runOrExplain(&root.Explain.policyFlags, root.Explain.Command, true, root.Explain.JSON)
+		return c.runOrExplain(&root.Explain.policyFlags, rawTail(args, root.Explain.Command), true, root.Explain.JSON)
 	case "doctor":
 		return c.doctor(root.Doctor.JSON)
 	case "version":

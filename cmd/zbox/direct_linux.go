@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,20 +62,21 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		defer unix.Close(life[1])
 		host.LifeR, host.LifeW = life[0], life[1]
 	}
-	prog, flags, cerr := direct.Compile(plan, host)
-	if cerr != nil {
-		return res, cerr.Error(), nil, false
-	}
 	var ep [2]int
 	if err := unix.Pipe2(ep[:], unix.O_CLOEXEC); err != nil {
 		return res, err.Error(), nil, false
 	}
 	errR, errW := ep[0], ep[1]
 	defer unix.Close(errR)
+	host.SpareFD = errR
+	prog, flags, cerr := direct.Compile(plan, host)
+	if cerr != nil {
+		unix.Close(errW)
+		return res, cerr.Error(), nil, false
+	}
 
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
+	relay := startSignalRelay() // normally already started by main
+	<-relay.ready
 
 	// The parent-death signal is tied to the forking thread: keep it
 	// until the sandbox is reaped.
@@ -86,11 +88,8 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		return res, "", startError(serr), true
 	}
 	init := &initHandle{pid: pid}
-	go func() {
-		for s := range sigs {
-			_ = unix.Kill(pid, s.(syscall.Signal))
-		}
-	}()
+	relay.to(pid)
+	defer relay.finish()
 	var timedOut bool
 	if opt.Timeout > 0 {
 		t := time.AfterFunc(opt.Timeout, func() {
@@ -117,7 +116,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	fail := direct.ReadFailure(rec[:n])
 	ws, waitErr := init.wait()
 	if fail != nil {
-		if fail.Phase == direct.PhaseTarget && fail.Step == len(prog.Target)-1 {
+		if fail.Phase == direct.PhaseTarget && fail.Step == prog.ExecStep() {
 			// execve itself failed: the command is missing or not
 			// executable. Nothing to retry.
 			return res, "", &ExecError{Cmd: plan.Command[0], Errno: int(fail.Errno), Text: errnoText(fail.Errno)}, true
@@ -136,4 +135,86 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		status = 128 + int(ws.Signal())
 	}
 	return nativeResult{Status: status}, "", nil, true
+}
+
+// relayedSignals are passed on to the sandbox (its pid 1 hands them to
+// the command).
+var relayedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// sigRelay passes signals zbox receives on to the sandbox's pid 1.
+//
+// It is registered when zbox starts, concurrently with flag parsing: the
+// first signal.Notify starts the runtime's signal-handling thread and
+// goroutine, about 0.3 ms that would otherwise sit between parsing and
+// the clone. Before a sandbox exists a signal keeps its default effect
+// (re-raised after signal.Reset); after the sandbox has been reaped,
+// late signals are dropped rather than sent to a pid that may have been
+// recycled. The general init's path registers its own handler and
+// releases this one.
+type sigRelay struct {
+	ch    chan os.Signal
+	ready chan struct{}
+	mu    sync.Mutex
+	pid   int
+	state relayState
+}
+
+type relayState int
+
+const (
+	relayWaiting  relayState = iota // no sandbox yet: default effect
+	relayActive                     // pass on to pid
+	relayFinished                   // sandbox gone: drop
+	relayReleased                   // someone else handles signals: drop
+)
+
+var (
+	relayOnce sync.Once
+	relay     *sigRelay
+)
+
+// startSignalRelay starts (once) and returns the relay.
+func startSignalRelay() *sigRelay {
+	relayOnce.Do(func() {
+		relay = &sigRelay{ch: make(chan os.Signal, 16), ready: make(chan struct{})}
+		go relay.loop()
+	})
+	return relay
+}
+
+func (r *sigRelay) loop() {
+	signal.Notify(r.ch, relayedSignals...)
+	close(r.ready)
+	for s := range r.ch {
+		sig := s.(syscall.Signal)
+		r.mu.Lock()
+		state, pid := r.state, r.pid
+		r.mu.Unlock()
+		switch state {
+		case relayActive:
+			_ = unix.Kill(pid, sig)
+		case relayWaiting:
+			if sig != syscall.SIGWINCH {
+				signal.Reset(sig)
+				_ = unix.Kill(os.Getpid(), sig)
+			}
+		}
+	}
+}
+
+func (r *sigRelay) set(state relayState, pid int) {
+	r.mu.Lock()
+	r.state, r.pid = state, pid
+	r.mu.Unlock()
+}
+
+func (r *sigRelay) to(pid int) { r.set(relayActive, pid) }
+func (r *sigRelay) finish()    { r.set(relayFinished, 0) }
+
+// releaseSignalRelay hands signal handling to another handler (the
+// general init's path), if the relay was started.
+func releaseSignalRelay() {
+	if relay != nil {
+		relay.set(relayReleased, 0)
+	}
 }

@@ -59,6 +59,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if res, err, handled := runDirect(plan, opt, logf); handled {
 		return res, err
 	}
+	releaseSignalRelay()
 	t0 := time.Now()
 
 	cfgR, cfgW, err := os.Pipe()

@@ -23,9 +23,17 @@ func main() {
 	case base == "bwrap":
 		os.Exit(runBwrapMode(os.Args[0], os.Args[1:]))
 	case helperNames[base]:
+		startSignalRelay()
 		os.Exit(runHelper(os.Args[1:]))
 	}
 	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "explain", "doctor", "profile", "version", "help", "-h", "--help", "-V", "--version", "bwrap", "exec-inner":
+		default:
+			// Everything else may run a sandbox: get the signal relay
+			// going while the command line is parsed.
+			startSignalRelay()
+		}
 		switch os.Args[1] {
 		case "bwrap":
 			os.Exit(runBwrapMode("bwrap", os.Args[2:]))
