@@ -19,6 +19,7 @@ import (
 
 const (
 	sigCHLD       = 17
+	sigPWR        = 30
 	exitSetupCode = 1
 	execFailCode  = 127
 )
@@ -75,6 +76,24 @@ func run(p *Prog, steps []Step, phase int32) {
 			p.errFD = a[0]
 		case kFail:
 			e = syscall.Errno(a[0])
+		case kGhost:
+			g := &p.ghosts[a[0]&(maxGhosts-1)]
+			g[0] = *(*uint64)(unsafe.Pointer(&p.statbuf[statDev]))
+			g[1] = *(*uint64)(unsafe.Pointer(&p.statbuf[statIno]))
+			p.rec[0], p.rec[1], p.rec[2], p.rec[3] = recGhost, uint64(a[0]), g[0], g[1]
+			syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
+		case kUnlinkSame:
+			g := &p.ghosts[a[1]&(maxGhosts-1)]
+			_, _, se := syscall.RawSyscall6(syscall.SYS_NEWFSTATAT, atFDCWD, a[0], uintptr(unsafe.Pointer(&p.statbuf[0])), 0x100, 0, 0) // AT_SYMLINK_NOFOLLOW
+			if se == 0 && g[1] != 0 &&
+				*(*uint64)(unsafe.Pointer(&p.statbuf[statDev])) == g[0] &&
+				*(*uint64)(unsafe.Pointer(&p.statbuf[statIno])) == g[1] {
+				// rmdir fails, harmlessly, on a non-empty directory; a
+				// file must still be empty.
+				if a[2] != 0 || *(*int64)(unsafe.Pointer(&p.statbuf[statSize])) == 0 {
+					syscall.RawSyscall6(syscall.SYS_UNLINKAT, atFDCWD, a[0], a[2], 0, 0, 0)
+				}
+			}
 		case kTitle:
 			const name = "zbox-init"
 			for k := range p.title {
@@ -155,8 +174,8 @@ func execCandidates(p *Prog) syscall.Errno {
 //go:nosplit
 //go:norace
 func fail(p *Prog, phase, step int32, e syscall.Errno) {
-	p.rec[0], p.rec[1], p.rec[2] = phase, step, int32(e)
-	syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), 16, 0, 0, 0)
+	p.rec[0], p.rec[1], p.rec[2], p.rec[3] = recFailure, uint64(uint32(phase)), uint64(uint32(step)), uint64(e)
+	syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
 	code := uintptr(exitSetupCode)
 	if phase == PhaseTarget {
 		code = execFailCode
@@ -205,6 +224,21 @@ func pid1(p *Prog) {
 		}
 		signo := *(*uint32)(unsafe.Pointer(&p.sigbuf[0]))
 		sender := *(*uint32)(unsafe.Pointer(&p.sigbuf[12])) // ssi_pid
+		if signo == sigPWR && sender == 0 {
+			// zbox died (the parent-death signal of a sandbox with
+			// ghosts): end everything, remove the ghosts, exit.
+			syscall.RawSyscall6(syscall.SYS_KILL, ^uintptr(0), 9, 0, 0, 0, 0)
+			for {
+				_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), 0, 0, 0, 0)
+				if e == syscall.ECHILD {
+					break
+				}
+			}
+			run(p, p.Cleanup, PhaseCleanup)
+			for {
+				syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, 128+9, 0, 0, 0, 0, 0)
+			}
+		}
 		if signo != sigCHLD {
 			// Relay only what comes from outside the sandbox (zbox,
 			// whose pid does not exist in this namespace: ssi_pid 0);

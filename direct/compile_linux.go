@@ -52,9 +52,6 @@ const (
 	rEnvIx int8 = 7 // which environment (cwd candidate) the target gets
 )
 
-// atFDCWD is AT_FDCWD (-100) as a raw syscall argument.
-var atFDCWD = uintptr(^uint(99))
-
 // sizeofMountAttr is sizeof(struct mount_attr).
 const sizeofMountAttr = unsafe.Sizeof(unix.MountAttr{})
 
@@ -158,7 +155,13 @@ type compiler struct {
 	hostRoot bool
 	layers   []layer
 	created  map[string]bool // entries made on our own tmpfs layers: path -> is a directory
-	dataSeq  int
+	// hostCreated are the ghosts: host path -> is a directory.
+	hostCreated map[string]bool
+	// mounted lists the destination of every mount made, in order;
+	// firstGhostMount is its length when the first ghost was created.
+	mounted         []string
+	firstGhostMount int
+	dataSeq         int
 }
 
 type layerKind int
@@ -178,8 +181,10 @@ type layer struct {
 func (c *compiler) compile() error {
 	b := &c.b
 	c.created = map[string]bool{}
+	c.hostCreated = map[string]bool{}
 	c.layers = []layer{{dest: "/", kind: lScratch}}
 
+	pdeath := int32(-1)
 	// Own process group: a terminal's ^C reaches only zbox, which relays
 	// it once.
 	b.sys(unix.SYS_SETPGID, 0, 0)
@@ -187,7 +192,10 @@ func (c *compiler) compile() error {
 		// The sandbox ends when zbox does, even by SIGKILL: pid 1 dies,
 		// and with it the pid namespace. If zbox died before the prctl,
 		// its end of the life pipe is already closed and the read sees
-		// EOF instead of EAGAIN.
+		// EOF instead of EAGAIN. With ghosts to remove, pid 1 gets
+		// SIGPWR instead and cleans up before it ends the sandbox (the
+		// instruction is patched once the mounts are compiled).
+		pdeath = b.next()
 		b.sys(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
 		b.sys(unix.SYS_CLOSE, uintptr(c.h.LifeW))
 		skip := b.next() + 2
@@ -198,6 +206,12 @@ func (c *compiler) compile() error {
 	c.idMaps()
 	if err := c.mounts(); err != nil {
 		return err
+	}
+	if len(c.p.Ghosts) > 0 {
+		c.cleanup()
+		if pdeath >= 0 {
+			b.at(pdeath).Args[1] = uintptr(unix.SIGPWR)
+		}
 	}
 	if c.plan.Hostname != "" {
 		ptr, n := c.p.bytes([]byte(c.plan.Hostname))
@@ -217,7 +231,7 @@ func (c *compiler) compile() error {
 	c.title()
 
 	c.p.mask = sigbit(unix.SIGCHLD) | sigbit(unix.SIGINT) | sigbit(unix.SIGTERM) | sigbit(unix.SIGHUP) |
-		sigbit(unix.SIGQUIT) | sigbit(unix.SIGUSR1) | sigbit(unix.SIGUSR2) | sigbit(unix.SIGWINCH)
+		sigbit(unix.SIGQUIT) | sigbit(unix.SIGUSR1) | sigbit(unix.SIGUSR2) | sigbit(unix.SIGWINCH) | sigbit(unix.SIGPWR)
 	return c.target(env)
 }
 
@@ -350,10 +364,21 @@ func (c *compiler) resolve(dest string) (exists, isDir bool, err error) {
 	case lHost:
 		h := l.host
 		if rel != "" {
-			for _, comp := range strings.Split(rel, "/") {
+			comps := strings.Split(rel, "/")
+			for i, comp := range comps {
 				h = filepath.Join(h, comp)
+				if dir, ok := c.hostCreated[h]; ok {
+					// A ghost an earlier op of this sandbox creates.
+					if i == len(comps)-1 {
+						return true, dir, nil
+					}
+					return false, false, ineligible("destination %s below a created mount point", d)
+				}
 				fi, err := os.Lstat(h)
 				if err != nil {
+					if os.IsNotExist(err) && i == len(comps)-1 {
+						return false, false, nil // a ghost: see mountPoint
+					}
 					return false, false, ineligible("destination %s missing on the host", d)
 				}
 				if fi.Mode()&os.ModeSymlink != 0 {
@@ -403,8 +428,11 @@ func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string,
 		}
 		return d, nil
 	}
-	// Parents: only reachable on a scratch layer (resolve refused the rest).
 	l := c.top(d)
+	if l.kind == lHost {
+		return d, c.ghost(l, d, dir)
+	}
+	// Parents: only reachable on a scratch layer (resolve refused the rest).
 	p := l.dest
 	rel := strings.TrimPrefix(strings.TrimPrefix(d, l.dest), "/")
 	comps := strings.Split(rel, "/")
@@ -424,6 +452,70 @@ func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string,
 	}
 	c.created[d] = dir
 	return d, nil
+}
+
+// maxGhosts bounds the mount points a direct start creates on the host.
+const maxGhosts = 8
+
+// ghost creates the missing mount point d in a host directory (bwrap
+// does the same and leaves it behind; Codex protects a missing
+// <cwd>/.codex this way). The child reports each one's device and inode
+// on the error pipe as soon as it exists; zbox removes them once the
+// sandbox is gone if they are still what was created (mountns.Ghost), and
+// pid 1 removes them itself when zbox dies first (see Prog.Cleanup).
+func (c *compiler) ghost(l layer, d string, dir bool) error {
+	idx := len(c.p.Ghosts)
+	if idx == 0 {
+		c.firstGhostMount = len(c.mounted)
+	}
+	if idx >= maxGhosts {
+		return ineligible("more than %d mount points to create on the host", maxGhosts)
+	}
+	host := filepath.Join(l.host, strings.TrimPrefix(d, l.dest))
+	build := c.p.cstr(newRoot + d)
+	b := &c.b
+	stat := uintptr(unsafe.Pointer(&c.p.statbuf[0]))
+	if dir {
+		b.sys(unix.SYS_MKDIRAT, atFDCWD, build, 0o755)
+	} else {
+		b.sys(unix.SYS_OPENAT, atFDCWD, build, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	}
+	b.sys(unix.SYS_NEWFSTATAT, atFDCWD, build, stat, unix.AT_SYMLINK_NOFOLLOW)
+	b.add(kGhost, uintptr(idx))
+	c.hostCreated[host] = dir
+	c.p.Ghosts = append(c.p.Ghosts, Ghost{HostPath: host, Path: d, Dir: dir})
+	return nil
+}
+
+// cleanup is pid 1's removal of the ghosts when zbox dies before the
+// sandbox ends (otherwise zbox removes them from the host side): newest
+// first, detach what is mounted on each, then remove it if it is still
+// the entry the setup created. Both the path after the pivot and the one
+// during the build are tried; the identity check makes the wrong one a
+// no-op.
+func (c *compiler) cleanup() {
+	b := builder{p: c.p, steps: &c.p.Cleanup}
+	// A ghost is a mount point in this namespace (unlink: EBUSY) until
+	// every mount on it is detached, including one hidden under a later
+	// mount (Codex binds /dev/null over <cwd>/.codex, binds <cwd> over
+	// itself, then masks .codex again). Only mounts made since the first
+	// ghost can cover one: detach those, newest first. The layers the
+	// ghosts live in are older and stay, so each ghost's path leads to
+	// its host directory again.
+	for k := len(c.mounted) - 1; k >= c.firstGhostMount; k-- {
+		if d := c.mounted[k]; d != "/" {
+			b.sys(unix.SYS_UMOUNT2, c.p.cstr(d), unix.MNT_DETACH).Ignore = anyErrno
+		}
+	}
+	for i := len(c.p.Ghosts) - 1; i >= 0; i-- {
+		g := c.p.Ghosts[i]
+		flags := uintptr(0)
+		if g.Dir {
+			flags = unix.AT_REMOVEDIR
+		}
+		b.add(kUnlinkSame, c.p.cstr(g.Path), uintptr(i), flags)
+	}
 }
 
 // existing resolves a destination that must already exist.
@@ -496,6 +588,7 @@ func (c *compiler) bind(op *policy.MountOp) error {
 	b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, c.mountAttr(attr), sizeofMountAttr).reg(0, rTree)
 	c.openDest(d)
 	c.attach()
+	c.mounted = append(c.mounted, d)
 	if d == "/" {
 		c.layers = nil // the new root hides everything before it
 	}
@@ -529,6 +622,7 @@ func (c *compiler) tmpfs(op *policy.MountOp) error {
 		data += fmt.Sprintf(",size=%d", op.Size)
 	}
 	c.mountFS("tmpfs", d, unix.MS_NOSUID|unix.MS_NODEV, data)
+	c.mounted = append(c.mounted, d)
 	if d == "/" {
 		c.layers = nil
 	}
@@ -554,6 +648,7 @@ func (c *compiler) dev(op *policy.MountOp) error {
 	}
 	// nosuid but not nodev: the binds below are devices.
 	c.mountFS("tmpfs", d, unix.MS_NOSUID, "mode=0755")
+	c.mounted = append(c.mounted, d)
 	b := &c.b
 	at := atFDCWD
 	for _, n := range mountns.DevNodes {
@@ -634,6 +729,7 @@ func (c *compiler) proc(op *policy.MountOp) error {
 	}
 	end := b.next()
 	b.sys(unix.SYS_CLOSE).reg(0, rDest)
+	c.mounted = append(c.mounted, d)
 	if skip >= 0 {
 		b.at(int32(skip)).OKTo = end
 	}
@@ -671,6 +767,7 @@ func (c *compiler) bindData(op *policy.MountOp) error {
 	b.sys(unix.SYS_MOUNT_SETATTR, 0, c.p.cstr(""), unix.AT_EMPTY_PATH, c.mountAttr(attr), sizeofMountAttr).reg(0, rTree)
 	c.openDest(d)
 	c.attach()
+	c.mounted = append(c.mounted, d)
 	b.sys(unix.SYS_UNLINKAT, atFDCWD, tmp, 0)
 	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
 	return nil
@@ -830,6 +927,17 @@ func (c *compiler) target(envs [][]string) error {
 	if err := c.restrict(&b); err != nil {
 		return err
 	}
+	// Default dispositions before unblocking: the handlers installed now
+	// are the Go runtime's, which must not run in this process (it shares
+	// pid 1's memory until execve). Ignored signals stay ignored, as
+	// execve would keep them (and as Go's own fork path does).
+	dfl := &[4]uint64{} // struct kernel_sigaction: handler, flags, restorer, mask
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) || ignored(sig) {
+			continue
+		}
+		b.sys(unix.SYS_RT_SIGACTION, sig, ptr(c.p, dfl), 0, 8).ignore(unix.EINVAL)
+	}
 	zero := &[1]uint64{}
 	b.sys(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, ptr(c.p, zero), 0, 8)
 	argv := append([]string(nil), c.plan.Command...)
@@ -845,6 +953,13 @@ func (c *compiler) target(envs [][]string) error {
 	}
 	c.p.exec = x
 	return nil
+}
+
+// ignored reports whether signal sig is ignored (SIG_IGN) in this process.
+func ignored(sig uintptr) bool {
+	var old [4]uint64
+	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	return e == 0 && old[0] == 1 // SIG_IGN
 }
 
 // execCandidates0 lists the paths execvp would try for file.

@@ -8,11 +8,13 @@ import (
 
 // Step kinds.
 const (
-	kSys      uint8 = iota // raw syscall Nr(Args)
-	kSet                   // regs[Save] = Args[0]
-	kSetErrFD              // from now on, report errors on fd Args[0]
-	kFail                  // fail with the errno in Args[0]
-	kTitle                 // overwrite title with "zbox-init" and NULs
+	kSys        uint8 = iota // raw syscall Nr(Args)
+	kSet                     // regs[Save] = Args[0]
+	kSetErrFD                // from now on, report errors on fd Args[0]
+	kFail                    // fail with the errno in Args[0]
+	kTitle                   // overwrite title with "zbox-init" and NULs
+	kGhost                   // record statbuf as ghost Args[0] and report it on the error pipe
+	kUnlinkSame              // remove Args[0] (unlinkat flags Args[2]) if it is still ghost Args[1]
 )
 
 // noReg marks an argument taken literally, or a result not saved.
@@ -45,9 +47,28 @@ func (p *Prog) ExecStep() int { return len(p.Target) }
 
 // Phases, as reported in a Failure.
 const (
-	PhaseSetup  = 1 // pid 1, before the target exists
-	PhaseTarget = 2 // the target's process, before execve
+	PhaseSetup   = 1 // pid 1, before the target exists
+	PhaseTarget  = 2 // the target's process, before execve
+	PhaseCleanup = 3 // pid 1 removing ghosts (never reported)
 )
+
+// Records on the error pipe: four uint64 each. A failure is {recFailure,
+// phase, step, errno}; a ghost {recGhost, index, dev, ino}.
+const (
+	recFailure = 1
+	recGhost   = 2
+	recSize    = 32
+)
+
+// Offsets in struct stat (the same struct the child's newfstatat fills).
+const (
+	statDev  = unsafe.Offsetof(unix.Stat_t{}.Dev)
+	statIno  = unsafe.Offsetof(unix.Stat_t{}.Ino)
+	statSize = unsafe.Offsetof(unix.Stat_t{}.Size)
+)
+
+// atFDCWD is AT_FDCWD (-100) as a raw syscall argument.
+const atFDCWD = ^uintptr(99)
 
 // Prog is a compiled sandbox: the steps pid 1 runs, then the steps of the
 // target's process ending in execve. Everything the child touches lives
@@ -56,17 +77,24 @@ const (
 type Prog struct {
 	Setup  []Step
 	Target []Step
+	// Cleanup removes the ghosts from inside (pid 1, when zbox died).
+	Cleanup []Step
+	// Ghosts are the mount points the setup creates on the host, in
+	// order; the child reports each one's identity (GhostRecord).
+	Ghosts []Ghost
 
-	errFD   uintptr    // where the child reports a failure
-	regs    [8]uintptr // the registers
-	rec     [4]int32   // failure record: phase, step, errno, 0
-	sigbuf  [128]byte  // one signalfd_siginfo
-	mask    uint64     // signals pid 1 reads from its signalfd
-	status  int32      // wait4 status word
-	keep    [][]byte   // strings and buffers the steps point into
-	keepAny []any      // other memory the steps point into
-	exec    execSpec   // the command, run after the Target steps
-	title   []byte     // kTitle: zbox's argv memory (written only in the child's copy)
+	errFD   uintptr              // where the child reports a failure
+	regs    [8]uintptr           // the registers
+	rec     [4]uint64            // a record for the error pipe (see ReadRecords)
+	statbuf [256]byte            // a struct stat
+	ghosts  [maxGhosts][2]uint64 // dev, ino of each ghost
+	sigbuf  [128]byte            // one signalfd_siginfo
+	mask    uint64               // signals pid 1 reads from its signalfd
+	status  int32                // wait4 status word
+	keep    [][]byte             // strings and buffers the steps point into
+	keepAny []any                // other memory the steps point into
+	exec    execSpec             // the command, run after the Target steps
+	title   []byte               // kTitle: zbox's argv memory (written only in the child's copy)
 }
 
 // execSpec is the command: candidates are tried in order, as execvp
@@ -75,6 +103,15 @@ type execSpec struct {
 	paths []uintptr // *byte each
 	argv  uintptr   // **byte, NULL-terminated
 	envs  []uintptr // **byte each, NULL-terminated
+}
+
+// Ghost is a mount point the setup creates on the host.
+type Ghost struct {
+	HostPath string // where it is on the host
+	Path     string // where it is in the sandbox
+	Dir      bool
+	Dev, Ino uint64 // filled from the child's report
+	Reported bool
 }
 
 // Failure is what the child reported before the target ran.

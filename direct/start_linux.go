@@ -46,15 +46,26 @@ func Start(p *Prog, flags uintptr, errFD int) (int, error) {
 	return pid, nil
 }
 
-// ReadFailure decodes what the child wrote on the error pipe: nil when it
-// wrote nothing (the target has been exec'd).
-func ReadFailure(b []byte) *Failure {
-	if len(b) < 16 {
-		return nil
+// ReadRecords decodes what the child wrote on the error pipe: the
+// failure, if any (nil when the target has been exec'd), and fills in
+// the identity of each ghost it reported.
+func ReadRecords(p *Prog, b []byte) *Failure {
+	var f *Failure
+	for len(b) >= recSize {
+		var r [4]uint64
+		for i := range r {
+			r[i] = binary.NativeEndian.Uint64(b[8*i:])
+		}
+		b = b[recSize:]
+		switch r[0] {
+		case recFailure:
+			f = &Failure{Phase: int(int32(r[1])), Step: int(int32(r[2])), Errno: syscall.Errno(r[3])}
+		case recGhost:
+			if i := int(r[1]); i < len(p.Ghosts) {
+				g := &p.Ghosts[i]
+				g.Dev, g.Ino, g.Reported = r[2], r[3], true
+			}
+		}
 	}
-	return &Failure{
-		Phase: int(int32(binary.NativeEndian.Uint32(b[0:]))),
-		Step:  int(int32(binary.NativeEndian.Uint32(b[4:]))),
-		Errno: syscall.Errno(binary.NativeEndian.Uint32(b[8:])),
-	}
+	return f
 }

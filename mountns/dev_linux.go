@@ -10,7 +10,6 @@ import (
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
-
 // dev builds a minimal /dev: a fresh tmpfs, the six device binds, the
 // stdio symlinks, an empty shm directory, and a private devpts instance
 // with ptmx pointing into it.
@@ -129,7 +128,6 @@ func procHint(err error) string {
 	}
 	return ""
 }
-
 
 // protectProc binds the machine-wide parts of the /proc at d onto
 // themselves read-only, when the sandbox runs as host uid 0 (see

@@ -72,6 +72,9 @@ func (b *builder) created(p string, dir bool) {
 	if inside == "" {
 		inside = "/"
 	}
+	if len(b.res.Ghosts) == 0 {
+		b.firstGhostLayer = len(b.layers)
+	}
 	b.res.Ghosts = append(b.res.Ghosts, Ghost{HostPath: hp, BuildPath: p, Path: inside, Dir: dir, Dev: st.Dev, Ino: st.Ino})
 }
 
@@ -100,6 +103,34 @@ func (b *builder) mkdirAll(p string) error {
 	_ = unix.Chmod(p, b.parentMode)
 	b.created(p, true)
 	return nil
+}
+
+// covering lists, newest first, the mounts made since the first ghost
+// was created (paths inside the sandbox): only those can cover a ghost.
+func (b *builder) covering() []string {
+	if len(b.res.Ghosts) == 0 {
+		return nil
+	}
+	var out []string
+	for i := len(b.layers) - 1; i >= b.firstGhostLayer; i-- {
+		if d := strings.TrimPrefix(b.layers[i].dest, newRoot); d != "" && d != "/" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// DetachCovering detaches, in the order given (Result.Covering: newest
+// first), the mounts that may cover a ghost, from inside the sandbox
+// after the pivot. A ghost stays a mount point of the namespace (unlink:
+// EBUSY) while any mount sits on it, also one hidden under a later mount:
+// Codex binds /dev/null over <cwd>/.codex, binds <cwd> over itself, then
+// masks .codex again. The layers the ghosts were created in are older and
+// stay, so each ghost's path leads to its host directory again.
+func DetachCovering(covering []string) {
+	for _, d := range covering {
+		_ = unix.Unmount(d, unix.MNT_DETACH)
+	}
 }
 
 // RemoveGhostsInside removes the ghosts from inside the sandbox's mount

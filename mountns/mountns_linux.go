@@ -53,6 +53,8 @@ type Result struct {
 	Proc string
 	// ProcErr is the kernel's refusal that triggered a /proc fallback.
 	ProcErr error
+	// Covering are the mounts that may cover a ghost (DetachCovering).
+	Covering []string
 }
 
 // Build carries out ops in order and pivots into the result. It must run
@@ -79,6 +81,7 @@ func Build(ops []policy.MountOp, opt Options) (Result, error) {
 			b.logf("mount: %s %s took %s", ops[i].Kind, ops[i].Dest, d)
 		}
 	}
+	b.res.Covering = b.covering()
 	if err := b.finish(); err != nil {
 		return b.res, err
 	}
@@ -92,8 +95,10 @@ type builder struct {
 	logf       func(string, ...any)
 	res        Result
 	sources    map[int]string // op index -> realpath of its source, resolved in the host view
-	dataSeq    int
-	setattrs   bool // mount_setattr(2) available (Linux >= 5.12)
+	// firstGhostLayer is len(layers) when the first ghost was created.
+	firstGhostLayer int
+	dataSeq         int
+	setattrs        bool // mount_setattr(2) available (Linux >= 5.12)
 }
 
 // prepare makes our mounts private, resolves bind sources while the host

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zbox-sandbox/zbox/direct"
+	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -99,22 +100,26 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		defer t.Stop()
 	}
 
-	// EOF: the command has been exec'd (or pid 1 died). A record: the
-	// setup failed before the command ran.
-	var rec [64]byte
-	n := 0
-	for n < len(rec) {
-		m, err := unix.Read(errR, rec[n:])
+	// EOF: the command has been exec'd (or pid 1 died). Records: the
+	// mount points created on the host, and a failure before the command
+	// ran.
+	var recs []byte
+	buf := make([]byte, 512)
+	for {
+		m, err := unix.Read(errR, buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil || m == 0 {
 			break
 		}
-		n += m
+		recs = append(recs, buf[:m]...)
 	}
-	fail := direct.ReadFailure(rec[:n])
+	fail := direct.ReadRecords(prog, recs)
 	ws, waitErr := init.wait()
+	// The sandbox is gone: remove the mount points it had to create on
+	// the host, where they are still exactly what it created.
+	removeDirectGhosts(prog)
 	if fail != nil {
 		if fail.Phase == direct.PhaseTarget && fail.Step == prog.ExecStep() {
 			// execve itself failed: the command is missing or not
@@ -135,6 +140,16 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		status = 128 + int(ws.Signal())
 	}
 	return nativeResult{Status: status}, "", nil, true
+}
+
+func removeDirectGhosts(prog *direct.Prog) {
+	var gs []mountns.Ghost
+	for _, g := range prog.Ghosts {
+		if g.Reported {
+			gs = append(gs, mountns.Ghost{HostPath: g.HostPath, Path: g.Path, Dir: g.Dir, Dev: g.Dev, Ino: g.Ino})
+		}
+	}
+	mountns.RemoveGhosts(gs)
 }
 
 // relayedSignals are passed on to the sandbox (its pid 1 hands them to

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,9 @@ import (
 // runInit is pid 1 of the sandbox. It never returns.
 func runInit() {
 	mainAt := time.Now()
+	// "zbox-init" in ps and /proc/1/comm (the exec'd path is
+	// /proc/self/exe, so the kernel's name would be "exe").
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("zbox-init\x00")[0])), 0, 0, 0)
 	ctl := 4
 	// Nothing the outer inherited (and so nothing we inherited) may reach
 	// the target: mark every fd above stderr close-on-exec, the control
@@ -132,8 +136,11 @@ func (in *initProc) run() int {
 		if !in.cfg.KeepGhosts && len(res.Ghosts) > 0 {
 			// From here on, every way out of the init first removes the
 			// mount points the build created on the host.
-			ghosts := res.Ghosts
-			atExit(func() { mountns.RemoveGhostsInside(ghosts, true) })
+			ghosts, covering := res.Ghosts, res.Covering
+			atExit(func() {
+				mountns.DetachCovering(covering)
+				mountns.RemoveGhostsInside(ghosts, true)
+			})
 		}
 		in.step("mounts built", "ops", len(p.Mounts), "proc", res.Proc)
 		if len(res.Ghosts) > 0 {
