@@ -1,0 +1,249 @@
+package direct
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+func defaultPlan() *policy.Plan {
+	return &policy.Plan{
+		Namespaces: policy.Namespaces{User: true, Mount: true, PID: true, Net: true, IPC: true, UTS: true},
+		Mounts: []policy.MountOp{
+			{Kind: policy.OpROBind, Source: "/", Dest: "/"},
+			{Kind: policy.OpDev, Dest: "/dev"},
+			{Kind: policy.OpProc, Dest: "/proc", Fallback: policy.ProcBindHost},
+		},
+		DieWithParent: true, NewSession: true,
+		Landlock: &policy.LandlockSpec{Scope: true},
+		Network:  policy.NetworkSpec{Mode: policy.NetIsolated},
+		Filter:   policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted},
+		Command:  []string{"/bin/true"},
+	}
+}
+
+func testHost() Host {
+	return Host{UID: os.Getuid(), GID: os.Getgid(), Cwd: "/", Env: []string{"PATH=/usr/bin:/bin"}, LifeR: 5, LifeW: 6, SpareFD: 7}
+}
+
+func TestEligiblePlan(t *testing.T) {
+	one := 1
+	cases := []struct {
+		name   string
+		mutate func(p *policy.Plan)
+		reason string // "" = eligible
+	}{
+		{"default", func(p *policy.Plan) {}, ""},
+		{"no user namespace", func(p *policy.Plan) { p.Namespaces.User = false }, "namespaces"},
+		{"no pid namespace", func(p *policy.Plan) { p.Namespaces.PID = false }, "namespaces"},
+		{"as pid 1", func(p *policy.Plan) { p.AsPID1 = true }, "as-pid-1"},
+		{"limits", func(p *policy.Plan) { p.Limits = &policy.Limits{Processes: 10} }, "limits"},
+		{"kept capability", func(p *policy.Plan) { p.Caps.Keep = []int{1} }, "capabilities"},
+		{"proxy", func(p *policy.Plan) { p.Network.Mode = policy.NetProxyOnly }, "proxy"},
+		{"landlock fs", func(p *policy.Plan) { p.Landlock.FS = true }, "Landlock"},
+		{"caller seccomp", func(p *policy.Plan) { p.Filter.Programs = [][]byte{{0}} }, "seccomp"},
+		{"info fd", func(p *policy.Plan) { p.Status.InfoFD = &one }, "fds"},
+		{"lock file", func(p *policy.Plan) { p.Status.LockFiles = []string{"/x"} }, "fds"},
+		{"disable userns", func(p *policy.Plan) { p.DisableUserns = true }, "user namespace"},
+		{"no command", func(p *policy.Plan) { p.Command = nil }, "command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := defaultPlan()
+			tc.mutate(p)
+			err := eligiblePlan(p)
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatalf("not eligible: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("got %v, want a reason mentioning %q", err, tc.reason)
+			}
+		})
+	}
+}
+
+func TestCompileDestinations(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("the kernel lacks mount_setattr (Linux 5.12+)")
+	}
+	d := t.TempDir()
+	for _, sub := range []string{"ws/.git", "ws/real", "other"} {
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(d, "ws/real"), filepath.Join(d, "ws/link")); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(d, "ws")
+	bind := func(src, dst string) policy.MountOp { return policy.MountOp{Kind: policy.OpBind, Source: src, Dest: dst} }
+	ro := func(src, dst string) policy.MountOp { return policy.MountOp{Kind: policy.OpROBind, Source: src, Dest: dst} }
+	cases := []struct {
+		name   string
+		ops    []policy.MountOp
+		reason string // "" = eligible
+		ghosts []string
+	}{
+		{"protected subpath", []policy.MountOp{bind(ws, ws), ro(ws+"/.git", ws+"/.git")}, "", nil},
+		{"missing mask target is a ghost", []policy.MountOp{bind(ws, ws), ro("/dev/null", ws+"/.codex")}, "", []string{ws + "/.codex"}},
+		{"the same ghost bound twice", []policy.MountOp{bind(d, d), ro("/dev/null", ws+"/.codex"), bind(ws, ws), ro("/dev/null", ws+"/.codex")}, "", []string{ws + "/.codex"}},
+		{"missing parents", []policy.MountOp{bind(ws, ws), ro("/dev/null", ws+"/a/b/.codex")}, "missing on the host", nil},
+		{"symlink in destination", []policy.MountOp{bind(ws, ws), {Kind: policy.OpTmpfs, Dest: ws + "/link/x"}}, "symlink", nil},
+		{"under /dev", []policy.MountOp{{Kind: policy.OpTmpfs, Dest: "/dev/shm"}}, "under /dev", nil},
+		{"dir op", []policy.MountOp{{Kind: policy.OpDir, Dest: "/tmp/x"}}, "mount op dir", nil},
+		{"bind from fd", []policy.MountOp{{Kind: policy.OpBind, Source: "/proc/self/fd/3", Dest: ws, FD: new(int)}}, "fd", nil},
+		{"missing bind source", []policy.MountOp{bind(d+"/nope", ws)}, "bind source", nil},
+		{"missing try source is skipped", []policy.MountOp{{Kind: policy.OpBind, Source: d + "/nope", Dest: ws, Try: true}}, "", nil},
+		{"wrong destination type", []policy.MountOp{ro("/dev/null", ws)}, "wrong type", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := defaultPlan()
+			p.Mounts = append(p.Mounts[:2:2], tc.ops...)
+			prog, _, err := Compile(p, testHost())
+			if tc.reason != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.reason) {
+					t.Fatalf("got %v, want a refusal mentioning %q", err, tc.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("not eligible: %v", err)
+			}
+			var got []string
+			for _, g := range prog.Ghosts {
+				got = append(got, g.HostPath)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.ghosts, ",") {
+				t.Fatalf("ghosts %q, want %q", got, tc.ghosts)
+			}
+			if len(tc.ghosts) > 0 && len(prog.Cleanup) == 0 {
+				t.Fatal("ghosts without a clean-up program")
+			}
+		})
+	}
+}
+
+// TestRestrictedReadsCreateOnlyOnTmpfs: binds into a tmpfs root create
+// their mount points there, never on the host.
+func TestRestrictedReadsCreateOnlyOnTmpfs(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("the kernel lacks mount_setattr (Linux 5.12+)")
+	}
+	p := defaultPlan()
+	p.Mounts = []policy.MountOp{
+		{Kind: policy.OpTmpfs, Dest: "/"},
+		{Kind: policy.OpROBind, Source: "/usr", Dest: "/usr"},
+		{Kind: policy.OpROBind, Source: "/etc", Dest: "/a/b/etc"},
+		{Kind: policy.OpDev, Dest: "/dev"},
+		{Kind: policy.OpProc, Dest: "/proc"},
+	}
+	prog, _, err := Compile(p, testHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prog.Ghosts) != 0 {
+		t.Fatalf("ghosts on a tmpfs root: %+v", prog.Ghosts)
+	}
+	var mkdirs []string
+	for _, s := range prog.Setup {
+		if s.Kind == kSys && s.Nr == unix.SYS_MKDIRAT {
+			mkdirs = append(mkdirs, cstring(prog, s.Args[1]))
+		}
+	}
+	want := "newroot oldroot /newroot/usr /newroot/a /newroot/a/b /newroot/a/b/etc /newroot/dev /newroot/dev/shm /newroot/dev/pts /newroot/proc"
+	if got := strings.Join(mkdirs, " "); got != want {
+		t.Fatalf("mkdirs:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCleanupDetachesCoveringMounts: Codex's plan covers the .codex ghost
+// twice; pid 1's clean-up must detach both masks and the workspace bind
+// (every mount since the ghost), newest first, and keep the older layers.
+func TestCleanupDetachesCoveringMounts(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("the kernel lacks mount_setattr (Linux 5.12+)")
+	}
+	d := t.TempDir()
+	ws := filepath.Join(d, "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := defaultPlan()
+	p.Mounts = []policy.MountOp{
+		{Kind: policy.OpROBind, Source: "/", Dest: "/"},
+		{Kind: policy.OpDev, Dest: "/dev"},
+		{Kind: policy.OpBind, Source: d, Dest: d},
+		{Kind: policy.OpROBind, Source: "/dev/null", Dest: ws + "/.codex"},
+		{Kind: policy.OpBind, Source: ws, Dest: ws},
+		{Kind: policy.OpROBind, Source: "/dev/null", Dest: ws + "/.codex"},
+		{Kind: policy.OpProc, Dest: "/proc"},
+	}
+	prog, _, err := Compile(p, testHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range prog.Cleanup {
+		switch {
+		case s.Kind == kSys && s.Nr == unix.SYS_UMOUNT2:
+			got = append(got, "umount "+cstring(prog, s.Args[0]))
+		case s.Kind == kUnlinkSame:
+			got = append(got, "unlink "+cstring(prog, s.Args[0]))
+		}
+	}
+	want := []string{"umount /proc", "umount " + ws + "/.codex", "umount " + ws, "umount " + ws + "/.codex", "unlink " + ws + "/.codex"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("clean-up:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestReadRecords(t *testing.T) {
+	p := &Prog{Ghosts: []Ghost{{HostPath: "/a"}, {HostPath: "/b"}}}
+	rec := func(v ...uint64) []byte {
+		b := make([]byte, 32)
+		for i, x := range v {
+			binary.NativeEndian.PutUint64(b[8*i:], x)
+		}
+		return b
+	}
+	var b []byte
+	b = append(b, rec(recGhost, 1, 7, 42)...)
+	b = append(b, rec(recGhost, 9, 1, 1)...) // out of range: ignored
+	if f := ReadRecords(p, b); f != nil {
+		t.Fatalf("failure from ghost records: %+v", f)
+	}
+	if g := p.Ghosts[1]; !g.Reported || g.Dev != 7 || g.Ino != 42 || p.Ghosts[0].Reported {
+		t.Fatalf("ghosts: %+v", p.Ghosts)
+	}
+	b = append(b, rec(recFailure, PhaseTarget, 3, uint64(unix.ENOENT))...)
+	b = append(b, 1, 2, 3) // a torn tail is ignored
+	f := ReadRecords(p, b)
+	if f == nil || f.Phase != PhaseTarget || f.Step != 3 || f.Errno != unix.ENOENT {
+		t.Fatalf("failure: %+v", f)
+	}
+	if ReadRecords(p, nil) != nil {
+		t.Fatal("no records, but a failure")
+	}
+}
+
+// cstring finds the NUL-terminated string at p among those the
+// compiler keeps in prog.
+func cstring(prog *Prog, p uintptr) string {
+	for _, b := range prog.keep {
+		if len(b) > 0 && uintptr(unsafe.Pointer(&b[0])) == p {
+			return strings.TrimSuffix(string(b), "\x00")
+		}
+	}
+	return "?"
+}
