@@ -86,8 +86,12 @@ func TestCompileDestinations(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := filepath.Join(d, "ws")
-	bind := func(src, dst string) policy.MountOp { return policy.MountOp{Kind: policy.OpBind, Source: src, Dest: dst} }
-	ro := func(src, dst string) policy.MountOp { return policy.MountOp{Kind: policy.OpROBind, Source: src, Dest: dst} }
+	bind := func(src, dst string) policy.MountOp {
+		return policy.MountOp{Kind: policy.OpBind, Source: src, Dest: dst}
+	}
+	ro := func(src, dst string) policy.MountOp {
+		return policy.MountOp{Kind: policy.OpROBind, Source: src, Dest: dst}
+	}
 	cases := []struct {
 		name   string
 		ops    []policy.MountOp
