@@ -84,7 +84,7 @@ func run(p *Prog, steps []Step, phase int32) {
 			syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
 		case kUnlinkSame:
 			g := &p.ghosts[a[1]&(maxGhosts-1)]
-			_, _, se := syscall.RawSyscall6(syscall.SYS_NEWFSTATAT, atFDCWD, a[0], uintptr(unsafe.Pointer(&p.statbuf[0])), 0x100, 0, 0) // AT_SYMLINK_NOFOLLOW
+			_, _, se := syscall.RawSyscall6(sysFstatat, atFDCWD, a[0], uintptr(unsafe.Pointer(&p.statbuf[0])), 0x100, 0, 0) // AT_SYMLINK_NOFOLLOW
 			if se == 0 && g[1] != 0 &&
 				*(*uint64)(unsafe.Pointer(&p.statbuf[statDev])) == g[0] &&
 				*(*uint64)(unsafe.Pointer(&p.statbuf[statIno])) == g[1] {

@@ -481,7 +481,7 @@ func (c *compiler) ghost(l layer, d string, dir bool) error {
 		b.sys(unix.SYS_OPENAT, atFDCWD, build, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
 		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
 	}
-	b.sys(unix.SYS_NEWFSTATAT, atFDCWD, build, stat, unix.AT_SYMLINK_NOFOLLOW)
+	b.sys(sysFstatat, atFDCWD, build, stat, unix.AT_SYMLINK_NOFOLLOW)
 	b.add(kGhost, uintptr(idx))
 	c.hostCreated[host] = dir
 	c.p.Ghosts = append(c.p.Ghosts, Ghost{HostPath: host, Path: d, Dir: dir})
