@@ -25,7 +25,7 @@ const (
 )
 
 // rawFork clones with flags (fork semantics: no CLONE_VM). In the child
-// it runs p and never returns.
+// it runs the sealed program in the arena and never returns.
 //
 // The call chains below are kept short: the linker checks that every
 // chain of nosplit frames fits the 792-byte nosplit limit, also under
@@ -35,29 +35,42 @@ const (
 //
 //go:nosplit
 //go:norace
-func rawFork(flags uintptr, p *Prog) (int, syscall.Errno) {
+func rawFork(flags uintptr) (int, syscall.Errno) {
 	r, _, e := syscall.RawSyscall6(syscall.SYS_CLONE, flags|sigCHLD, 0, 0, 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
 	if r == 0 {
-		run(p, p.Setup, PhaseSetup)
+		p := (*image)(unsafe.Pointer(&arena[0]))
+		run(p, p.setup, PhaseSetup)
 		pid1(p)
 	}
 	return int(r), 0
+}
+
+// steps returns the sealed step list sp.
+//
+//go:nosplit
+//go:norace
+func steps(sp span) []Step {
+	if sp.n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*Step)(unsafe.Pointer(&arena[sp.off])), sp.n)
 }
 
 // run executes steps; a failing step reports and exits.
 //
 //go:nosplit
 //go:norace
-func run(p *Prog, steps []Step, phase int32) {
+func run(p *image, sp span, phase int32) {
+	list := steps(sp)
 	i := 0
 	for {
-		if uint(i) >= uint(len(steps)) { // unsigned: no bounds check below
+		if uint(i) >= uint(len(list)) { // unsigned: no bounds check below
 			break
 		}
-		s := &steps[i]
+		s := &list[i]
 		var a [6]uintptr
 		for j := 0; j < 6; j++ {
 			a[j] = s.Args[j]
@@ -96,12 +109,12 @@ func run(p *Prog, steps []Step, phase int32) {
 			}
 		case kTitle:
 			const name = "zbox-init"
-			for k := range p.title {
+			for k := range titleArea {
 				var ch byte
 				if k < len(name) {
 					ch = name[k]
 				}
-				p.title[k] = ch
+				titleArea[k] = ch
 			}
 		}
 		if e != 0 {
@@ -141,19 +154,17 @@ func matches(mask uint64, e syscall.Errno) bool {
 //
 //go:nosplit
 //go:norace
-func execCandidates(p *Prog) syscall.Errno {
-	x := &p.exec
+func execCandidates(p *image) syscall.Errno {
 	env := p.regs[rEnvIx&7]
 	var envp uintptr
-	for k, e := range x.envs {
-		if uintptr(k) == env {
-			envp = e
-		}
+	if env < p.envs.n {
+		envp = *(*uintptr)(unsafe.Pointer(&arena[p.envs.off+8*env]))
 	}
 	var last syscall.Errno = syscall.ENOENT
 	sawEACCES := false
-	for _, path := range x.paths {
-		_, _, e := syscall.RawSyscall6(syscall.SYS_EXECVE, path, x.argv, envp, 0, 0, 0)
+	for k := uintptr(0); k < p.paths.n; k++ {
+		path := *(*uintptr)(unsafe.Pointer(&arena[p.paths.off+8*k]))
+		_, _, e := syscall.RawSyscall6(syscall.SYS_EXECVE, path, p.argv, envp, 0, 0, 0)
 		switch e {
 		case syscall.EACCES:
 			sawEACCES = true
@@ -173,7 +184,7 @@ func execCandidates(p *Prog) syscall.Errno {
 //
 //go:nosplit
 //go:norace
-func fail(p *Prog, phase, step int32, e syscall.Errno) {
+func fail(p *image, phase, step int32, e syscall.Errno) {
 	p.rec[0], p.rec[1], p.rec[2], p.rec[3] = recFailure, uint64(uint32(phase)), uint64(uint32(step)), uint64(e)
 	syscall.RawSyscall6(syscall.SYS_WRITE, p.errFD, uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
 	code := uintptr(exitSetupCode)
@@ -193,7 +204,7 @@ func fail(p *Prog, phase, step int32, e syscall.Errno) {
 //
 //go:nosplit
 //go:norace
-func pid1(p *Prog) {
+func pid1(p *image) {
 	// SIGCHLD and the relayed signals are already blocked (the whole
 	// mask is, since runtime_BeforeFork); read them from a signalfd.
 	sfd, _, e := syscall.RawSyscall6(syscall.SYS_SIGNALFD4, ^uintptr(0), uintptr(unsafe.Pointer(&p.mask)), 8, syscall.O_CLOEXEC, 0, 0)
@@ -207,8 +218,8 @@ func pid1(p *Prog) {
 	if target == 0 {
 		// The target's process, on our stack until its execve: it only
 		// ever calls deeper, never returns into frames we still need.
-		run(p, p.Target, PhaseTarget)
-		fail(p, PhaseTarget, int32(len(p.Target)), execCandidates(p))
+		run(p, p.target, PhaseTarget)
+		fail(p, PhaseTarget, int32(p.target.n), execCandidates(p))
 	}
 	// Only the target (until its execve) and zbox may hold the error
 	// pipe now: zbox sees EOF exactly when the command has started.
@@ -234,7 +245,7 @@ func pid1(p *Prog) {
 					break
 				}
 			}
-			run(p, p.Cleanup, PhaseCleanup)
+			run(p, p.cleanup, PhaseCleanup)
 			for {
 				syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, 128+9, 0, 0, 0, 0, 0)
 			}
@@ -273,7 +284,7 @@ func pid1(p *Prog) {
 //
 //go:nosplit
 //go:norace
-func killAllAndExit(p *Prog, code uintptr) {
+func killAllAndExit(p *image, code uintptr) {
 	syscall.RawSyscall6(syscall.SYS_KILL, ^uintptr(0), 9, 0, 0, 0, 0)
 	for {
 		_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), 0, 0, 0, 0)

@@ -68,7 +68,18 @@ const (
 // some part of the plan needs the general init. It reads the host's
 // filesystem (to resolve bind sources and destinations) and probes the
 // kernel, but changes nothing.
-func Compile(plan *policy.Plan, h Host) (*Prog, uintptr, error) {
+func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
+	if err := resetArena(); err != nil {
+		return nil, 0, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errArenaFull {
+				panic(r)
+			}
+			prog, flags, err = nil, 0, errArenaFull
+		}
+	}()
 	if err := eligiblePlan(plan); err != nil {
 		return nil, 0, err
 	}
@@ -474,7 +485,7 @@ func (c *compiler) ghost(l layer, d string, dir bool) error {
 	host := filepath.Join(l.host, strings.TrimPrefix(d, l.dest))
 	build := c.p.cstr(newRoot + d)
 	b := &c.b
-	stat := uintptr(unsafe.Pointer(&c.p.statbuf[0]))
+	stat := statAddr()
 	if dir {
 		b.sys(unix.SYS_MKDIRAT, atFDCWD, build, 0o755)
 	} else {
@@ -782,9 +793,9 @@ func (c *compiler) loopbackUp() {
 	copy(ifr, "lo")
 	flags := uint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
 	ifr[16], ifr[17] = byte(flags), byte(flags>>8)
-	c.p.keep = append(c.p.keep, ifr)
 	b.sys(unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0).save(rTmp)
-	b.sys(unix.SYS_IOCTL, 0, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0]))).reg(0, rTmp)
+	ifrAddr, _ := c.p.bytes(ifr)
+	b.sys(unix.SYS_IOCTL, 0, unix.SIOCSIFFLAGS, ifrAddr).reg(0, rTmp)
 	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
 }
 
@@ -830,8 +841,8 @@ func (c *compiler) chdir() ([][]string, error) {
 // overwritten with "zbox-init" — as the general init's argv[0] is.
 func (c *compiler) title() {
 	c.b.sys(unix.SYS_PRCTL, unix.PR_SET_NAME, c.p.cstr("zbox-init"))
-	if area := argvArea(); area != nil {
-		c.p.title = area
+	if titleArea != nil {
+		c.p.title = true
 		c.b.add(kTitle)
 	}
 }
@@ -908,8 +919,14 @@ func (c *compiler) restrict(b *builder) error {
 			for i, in := range pr.Insns {
 				insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 			}
-			c.p.keepAny = append(c.p.keepAny, insns)
-			fprog := &unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+			code, _ := c.p.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&insns[0])), uintptr(len(insns))*unsafe.Sizeof(insns[0])))
+			// struct sock_fprog, with the filter's address as a plain
+			// word (no Go pointer may live in the arena).
+			fprog := &struct {
+				Len    uint16
+				_      [6]byte
+				Filter uintptr
+			}{Len: uint16(len(insns)), Filter: code}
 			b.sys(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, ptr(c.p, fprog), 0, 0)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -241,13 +240,15 @@ func TestReadRecords(t *testing.T) {
 	}
 }
 
-// cstring finds the NUL-terminated string at p among those the
-// compiler keeps in prog.
-func cstring(prog *Prog, p uintptr) string {
-	for _, b := range prog.keep {
-		if len(b) > 0 && uintptr(unsafe.Pointer(&b[0])) == p {
-			return strings.TrimSuffix(string(b), "\x00")
-		}
+// cstring reads the NUL-terminated string at address p in the arena.
+func cstring(_ *Prog, p uintptr) string {
+	off := p - addr(0)
+	if off >= uintptr(len(arena)) {
+		return "?"
+	}
+	b := arena[off:]
+	if i := strings.IndexByte(string(b[:min(len(b), 4096)]), 0); i >= 0 {
+		return string(b[:i])
 	}
 	return "?"
 }

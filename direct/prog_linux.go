@@ -71,30 +71,134 @@ const (
 const atFDCWD = ^uintptr(99)
 
 // Prog is a compiled sandbox: the steps pid 1 runs, then the steps of the
-// target's process ending in execve. Everything the child touches lives
-// in here (Go heap memory, which the fork copies and Go never moves), so
-// the child needs no allocation.
+// target's process ending in execve, and pid 1's ghost clean-up.
+//
+// Everything the child touches lives in the arena: the strings and
+// structures the steps point to are placed there while compiling, and
+// seal copies the step lists and the header (image) there too; the
+// child has it all in its copy of our memory. One mapping of plain
+// bytes, outside the Go heap: the collector never scans it, and nothing
+// in it is a Go pointer.
 type Prog struct {
 	Setup  []Step
 	Target []Step
 	// Cleanup removes the ghosts from inside (pid 1, when zbox died).
 	Cleanup []Step
 	// Ghosts are the mount points the setup creates on the host, in
-	// order; the child reports each one's identity (GhostRecord).
+	// order; the child reports each one's identity (ReadRecords).
 	Ghosts []Ghost
 
-	errFD   uintptr              // where the child reports a failure
-	regs    [8]uintptr           // the registers
-	rec     [4]uint64            // a record for the error pipe (see ReadRecords)
-	statbuf [256]byte            // a struct stat
-	ghosts  [maxGhosts][2]uint64 // dev, ino of each ghost
-	sigbuf  [128]byte            // one signalfd_siginfo
-	mask    uint64               // signals pid 1 reads from its signalfd
-	status  int32                // wait4 status word
-	keep    [][]byte             // strings and buffers the steps point into
-	keepAny []any                // other memory the steps point into
-	exec    execSpec             // the command, run after the Target steps
-	title   []byte               // kTitle: zbox's argv memory (written only in the child's copy)
+	mask  uint64   // signals pid 1 reads from its signalfd
+	exec  execSpec // the command, run after the Target steps
+	title bool     // overwrite zbox's argv memory (kTitle)
+}
+
+// image is the header at the start of the arena: where the sealed step
+// lists are, and the child's working state. No Go pointers: the arena is
+// plain bytes to the garbage collector.
+type image struct {
+	setup, target, cleanup span
+	paths, envs            span // uintptr arrays: execve candidates, environments
+	argv                   uintptr
+	used                   uintptr // arena bytes in use
+	mask                   uint64
+	errFD                  uintptr              // where the child reports
+	regs                   [8]uintptr           // the registers
+	rec                    [4]uint64            // a record for the error pipe (see ReadRecords)
+	statbuf                [256]byte            // a struct stat
+	ghosts                 [maxGhosts][2]uint64 // dev, ino of each ghost
+	sigbuf                 [128]byte            // one signalfd_siginfo
+	status                 int32                // wait4 status word
+}
+
+// span is an array in the arena: byte offset and element count.
+type span struct{ off, n uintptr }
+
+// The arena (see Prog). 4 MiB of address space; only the pages a program
+// uses are ever touched (a fresh large allocation is untouched zero
+// memory), so neither the allocation nor a fork pays for the rest.
+const arenaSize = 4 << 20
+
+var (
+	arena     []byte
+	arenaUsed uintptr
+	// titleArea is zbox's argv memory (kTitle), found before any fork.
+	titleArea []byte
+)
+
+// errArenaFull makes a program too big for the arena ineligible.
+var errArenaFull = &NotEligible{Reason: "program larger than the direct start's arena"}
+
+// resetArena starts a new program: the header is cleared, the rest is
+// free. Not safe for concurrent use: one sandbox is compiled at a time.
+func resetArena() error {
+	if arena == nil {
+		// Its own mapping, not Go heap: the collector never looks at
+		// it, and small pages only (a transparent huge page would make
+		// the first write fault in, and every fork copy, 2 MiB).
+		m, err := unix.Mmap(-1, 0, arenaSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return &NotEligible{Reason: "map the direct start's arena: " + err.Error()}
+		}
+		_ = unix.Madvise(m, unix.MADV_NOHUGEPAGE)
+		arena = m
+		titleArea = argvArea()
+	}
+	hdr := unsafe.Sizeof(image{})
+	clear(arena[:hdr])
+	arenaUsed = hdr
+	return nil
+}
+
+func img() *image { return (*image)(unsafe.Pointer(&arena[0])) }
+
+// alloc reserves n bytes (8-aligned) and returns their offset; it panics
+// with errArenaFull when the arena is exhausted (Compile recovers).
+func alloc(n uintptr) uintptr {
+	off := (arenaUsed + 7) &^ 7
+	if off+n > uintptr(len(arena)) {
+		panic(errArenaFull)
+	}
+	arenaUsed = off + n
+	return off
+}
+
+func addr(off uintptr) uintptr { return uintptr(unsafe.Pointer(&arena[off])) }
+
+// seal copies the step lists and the command into the arena and fills
+// in the header. errFD is the child's end of the error pipe.
+func (p *Prog) seal(errFD int) {
+	im := img()
+	im.setup = putSteps(p.Setup)
+	im.target = putSteps(p.Target)
+	im.cleanup = putSteps(p.Cleanup)
+	im.paths = putWords(p.exec.paths)
+	im.envs = putWords(p.exec.envs)
+	im.argv = p.exec.argv
+	im.mask = p.mask
+	im.errFD = uintptr(errFD)
+	im.regs[rErr] = uintptr(errFD)
+	im.used = arenaUsed
+}
+
+func putSteps(steps []Step) span {
+	if len(steps) == 0 {
+		return span{}
+	}
+	n := uintptr(len(steps)) * unsafe.Sizeof(Step{})
+	off := alloc(n)
+	copy(arena[off:off+n], unsafe.Slice((*byte)(unsafe.Pointer(&steps[0])), n))
+	return span{off, uintptr(len(steps))}
+}
+
+func putWords(w []uintptr) span {
+	if len(w) == 0 {
+		return span{}
+	}
+	n := uintptr(len(w)) * 8
+	off := alloc(n)
+	copy(arena[off:off+n], unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), n))
+	return span{off, uintptr(len(w))}
 }
 
 // execSpec is the command: candidates are tried in order, as execvp
@@ -121,45 +225,55 @@ type Failure struct {
 	Errno unix.Errno
 }
 
-// cstr keeps s as a NUL-terminated string in p and returns its address.
+// cstr places s, NUL-terminated, in the arena and returns its address.
 func (p *Prog) cstr(s string) uintptr {
-	b := make([]byte, len(s)+1)
-	copy(b, s)
-	p.keep = append(p.keep, b)
-	return uintptr(unsafe.Pointer(&b[0]))
+	off := alloc(uintptr(len(s)) + 1)
+	copy(arena[off:], s)
+	arena[off+uintptr(len(s))] = 0
+	return addr(off)
 }
 
-// buf keeps a zeroed buffer of n bytes in p and returns its address.
+// buf reserves a zeroed buffer of n bytes in the arena.
 func (p *Prog) buf(n int) uintptr {
-	b := make([]byte, n)
-	p.keep = append(p.keep, b)
-	return uintptr(unsafe.Pointer(&b[0]))
+	off := alloc(uintptr(n))
+	clear(arena[off : off+uintptr(n)])
+	return addr(off)
 }
 
-// bytes keeps a copy of b in p and returns its address and length.
+// bytes places a copy of b in the arena and returns its address and
+// length.
 func (p *Prog) bytes(b []byte) (uintptr, uintptr) {
 	if len(b) == 0 {
 		return p.buf(1), 0
 	}
-	c := append([]byte(nil), b...)
-	p.keep = append(p.keep, c)
-	return uintptr(unsafe.Pointer(&c[0])), uintptr(len(c))
+	off := alloc(uintptr(len(b)))
+	copy(arena[off:], b)
+	return addr(off), uintptr(len(b))
 }
 
-// cstrv keeps a NULL-terminated array of C strings and returns its address.
+// cstrv places a NULL-terminated array of C strings in the arena.
 func (p *Prog) cstrv(ss []string) uintptr {
 	v := make([]uintptr, len(ss)+1)
 	for i, s := range ss {
 		v[i] = p.cstr(s)
 	}
-	p.keepAny = append(p.keepAny, v)
-	return uintptr(unsafe.Pointer(&v[0]))
+	sp := putWords(v)
+	return addr(sp.off)
 }
 
-// ptr keeps v alive in p and returns its address.
+// ptr places a copy of *v in the arena and returns its address. T must
+// hold no Go pointers (the arena is plain bytes to the collector, and a
+// child forked early gets a copy made through a pipe).
 func ptr[T any](p *Prog, v *T) uintptr {
-	p.keepAny = append(p.keepAny, v)
-	return uintptr(unsafe.Pointer(v))
+	n := unsafe.Sizeof(*v)
+	off := alloc(n)
+	copy(arena[off:off+n], unsafe.Slice((*byte)(unsafe.Pointer(v)), n))
+	return addr(off)
+}
+
+// statAddr is the address of the child's stat buffer.
+func statAddr() uintptr {
+	return addr(unsafe.Offsetof(image{}.statbuf))
 }
 
 // builder appends steps to one list.

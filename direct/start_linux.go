@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"syscall"
 	_ "unsafe" // go:linkname
+
+	"github.com/zbox-sandbox/zbox/policy"
 )
 
 // The runtime's fork hooks, as syscall.forkExec uses them: BeforeFork
@@ -29,15 +31,14 @@ func runtimeAfterFork()
 // before Start until the sandbox is reaped: a parent-death signal is tied
 // to the thread that forked, not to the process (golang/go#27505).
 func Start(p *Prog, flags uintptr, errFD int) (int, error) {
-	p.errFD = uintptr(errFD)
-	p.regs[rErr] = uintptr(errFD)
+	p.seal(errFD)
 	// ForkLock: no other goroutine of ours is between creating an fd and
 	// marking it close-on-exec while we copy the fd table (the child
 	// closes or marks every inherited fd anyway; this is the standard
 	// library's convention).
 	syscall.ForkLock.Lock()
 	runtimeBeforeFork()
-	pid, errno := rawFork(flags, p)
+	pid, errno := rawFork(flags)
 	runtimeAfterFork()
 	syscall.ForkLock.Unlock()
 	if errno != 0 {
@@ -69,3 +70,6 @@ func ReadRecords(p *Prog, b []byte) *Failure {
 	}
 	return f
 }
+
+// CloneFlags are the clone flags for a plan's namespaces.
+func CloneFlags(ns policy.Namespaces) uintptr { return cloneFlags(ns) }
