@@ -812,7 +812,7 @@ func (c *compiler) chdir() ([][]string, error) {
 	if d := c.plan.Chdir; d != "" {
 		cands = []string{d}
 	} else {
-		for _, d := range []string{c.h.Cwd, getEnv(env, "HOME"), "/"} {
+		for _, d := range []string{c.h.Cwd, policy.GetEnv(env, "HOME"), "/"} {
 			if d != "" {
 				cands = append(cands, d)
 			}
@@ -827,7 +827,7 @@ func (c *compiler) chdir() ([][]string, error) {
 		}
 		oks = append(oks, b.next())
 		b.add(kSet, uintptr(i)).save(rEnvIx)
-		envs = append(envs, setEnv(env, "PWD", d))
+		envs = append(envs, policy.SetEnv(env, "PWD", d))
 	}
 	end := b.next()
 	for _, i := range oks {
@@ -984,7 +984,7 @@ func execCandidates0(file string, env []string) []string {
 	if strings.Contains(file, "/") {
 		return []string{file}
 	}
-	path, ok := lookupEnv(env, "PATH")
+	path, ok := policy.LookupEnv(env, "PATH")
 	if !ok {
 		path = "/usr/local/bin:/usr/bin:/bin"
 	}
@@ -996,28 +996,4 @@ func execCandidates0(file string, env []string) []string {
 		out = append(out, filepath.Join(dir, file))
 	}
 	return out
-}
-
-func getEnv(env []string, k string) string {
-	v, _ := lookupEnv(env, k)
-	return v
-}
-
-func lookupEnv(env []string, k string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if strings.HasPrefix(env[i], k+"=") {
-			return env[i][len(k)+1:], true
-		}
-	}
-	return "", false
-}
-
-func setEnv(env []string, k, v string) []string {
-	out := make([]string, 0, len(env)+1)
-	for _, e := range env {
-		if !strings.HasPrefix(e, k+"=") {
-			out = append(out, e)
-		}
-	}
-	return append(out, k+"="+v)
 }

@@ -91,14 +91,8 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	init := &initHandle{pid: pid}
 	relay.to(pid)
 	defer relay.finish()
-	var timedOut bool
-	if opt.Timeout > 0 {
-		t := time.AfterFunc(opt.Timeout, func() {
-			timedOut = true
-			init.kill()
-		})
-		defer t.Stop()
-	}
+	timedOut, stopTimer := init.killAfter(opt.Timeout)
+	defer stopTimer()
 
 	// EOF: the command has been exec'd (or pid 1 died). Records: the
 	// mount points created on the host, and a failure before the command
@@ -129,7 +123,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		return res, fmt.Sprintf("setup failed at step %d of phase %d: %v", fail.Step, fail.Phase, fail.Errno), nil, false
 	}
 	logf("sandbox exited after %s (direct start)", time.Since(t0))
-	if timedOut {
+	if timedOut() {
 		return nativeResult{Status: 124, TimedOut: true}, "", nil, true
 	}
 	if waitErr != nil {

@@ -10,11 +10,13 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/direct"
 	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/netns"
 
@@ -153,15 +155,8 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		}
 	}()
 
-	var timedOut bool
-	if opt.Timeout > 0 {
-		t := time.AfterFunc(opt.Timeout, func() {
-			timedOut = true
-			// SIGKILL to pid 1 tears down the whole pid namespace.
-			init.kill()
-		})
-		defer t.Stop()
-	}
+	timedOut, stopTimer := init.killAfter(opt.Timeout)
+	defer stopTimer()
 
 	var ws syscall.WaitStatus
 	var waitErr error
@@ -192,7 +187,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if cr.setupErr != nil {
 		return nativeResult{}, cr.setupErr
 	}
-	if timedOut {
+	if timedOut() {
 		return nativeResult{Status: 124, TimedOut: true}, nil
 	}
 	if waitErr != nil {
@@ -214,6 +209,20 @@ type initHandle struct{ pid int }
 
 func (h *initHandle) kill() { _ = unix.Kill(h.pid, unix.SIGKILL) }
 
+// killAfter SIGKILLs pid 1 after d (0: never), which tears down the whole
+// pid namespace. timedOut reports whether that happened; stop cancels.
+func (h *initHandle) killAfter(d time.Duration) (timedOut func() bool, stop func()) {
+	var fired atomic.Bool
+	if d <= 0 {
+		return fired.Load, func() {}
+	}
+	t := time.AfterFunc(d, func() {
+		fired.Store(true)
+		h.kill()
+	})
+	return fired.Load, func() { t.Stop() }
+}
+
 // wait reaps the init, retrying EINTR.
 func (h *initHandle) wait() (syscall.WaitStatus, error) {
 	for {
@@ -231,19 +240,7 @@ func (h *initHandle) wait() (syscall.WaitStatus, error) {
 // the only map an unprivileged process may write.
 func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 	ns := plan.Namespaces
-	var flags uintptr
-	for _, f := range []struct {
-		on   bool
-		flag uintptr
-	}{
-		{ns.User, unix.CLONE_NEWUSER}, {ns.Mount, unix.CLONE_NEWNS}, {ns.PID, unix.CLONE_NEWPID},
-		{ns.Net, unix.CLONE_NEWNET}, {ns.IPC, unix.CLONE_NEWIPC}, {ns.UTS, unix.CLONE_NEWUTS},
-		{ns.Cgroup, unix.CLONE_NEWCGROUP},
-	} {
-		if f.on {
-			flags |= f.flag
-		}
-	}
+	flags := direct.CloneFlags(ns)
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
 		// Own process group: a terminal's ^C reaches only us, and we

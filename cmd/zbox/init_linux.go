@@ -194,7 +194,7 @@ func (in *initProc) run() int {
 		initFail(in.ctl, fmt.Sprintf("build seccomp filter: %v", err))
 	}
 	// Default bwrap rule: cwd is also exported as PWD.
-	env = setEnv(env, "PWD", cwd)
+	env = policy.SetEnv(env, "PWD", cwd)
 
 	// Per-process limits that are safe for pid 1 to carry itself are set
 	// here and inherited through fork: the process count (a fork bomb is
@@ -375,7 +375,7 @@ func (in *initProc) chooseCwd(env []string) string {
 		}
 		return d
 	}
-	candidates := []string{in.cfg.Cwd, getEnv(env, "HOME"), "/"}
+	candidates := []string{in.cfg.Cwd, policy.GetEnv(env, "HOME"), "/"}
 	for _, d := range candidates {
 		if d != "" && os.Chdir(d) == nil {
 			return d
@@ -392,7 +392,7 @@ func lookPath(file string, env []string) (string, error) {
 		}
 		return file, nil
 	}
-	pathEnv, ok := lookupEnv(env, "PATH")
+	pathEnv, ok := policy.LookupEnv(env, "PATH")
 	if !ok {
 		pathEnv = "/usr/local/bin:/usr/bin:/bin"
 	}
@@ -608,30 +608,6 @@ func errnoText(err error) string {
 		return strings.ToUpper(s[:1]) + s[1:]
 	}
 	return err.Error()
-}
-
-func getEnv(env []string, k string) string {
-	v, _ := lookupEnv(env, k)
-	return v
-}
-
-func lookupEnv(env []string, k string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if strings.HasPrefix(env[i], k+"=") {
-			return env[i][len(k)+1:], true
-		}
-	}
-	return "", false
-}
-
-func setEnv(env []string, k, v string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, k+"=") {
-			out = append(out, e)
-		}
-	}
-	return append(out, k+"="+v)
 }
 
 // disableUserns implements bwrap's --disable-userns: the limit on user
