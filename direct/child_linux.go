@@ -85,8 +85,6 @@ func run(p *image, sp span, phase int32) {
 			r1, _, e = syscall.RawSyscall6(s.Nr, a[0], a[1], a[2], a[3], a[4], a[5])
 		case kSet:
 			r1 = a[0]
-		case kSetErrFD:
-			p.errFD = a[0]
 		case kFail:
 			e = syscall.Errno(a[0])
 		case kGhost:
@@ -254,7 +252,7 @@ func pid1(p *image) {
 			// Relay only what comes from outside the sandbox (zbox,
 			// whose pid does not exist in this namespace: ssi_pid 0);
 			// the target signalling pid 1 reaches nothing.
-			if sender == 0 {
+			if sender == 0 && target != 0 {
 				syscall.RawSyscall6(syscall.SYS_KILL, target, uintptr(signo), 0, 0, 0, 0)
 			}
 			continue
@@ -263,6 +261,12 @@ func pid1(p *image) {
 			pid, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), syscall.WNOHANG, 0, 0, 0)
 			if e == syscall.EINTR {
 				continue
+			}
+			if e == syscall.ECHILD && target == 0 {
+				// The command is gone and so is everything it started.
+				for {
+					syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, p.exitCode, 0, 0, 0, 0, 0)
+				}
 			}
 			if e != 0 || pid == 0 {
 				break
@@ -273,7 +277,18 @@ func pid1(p *image) {
 				if st&0x7f != 0 {
 					code = 128 + uintptr(st&0x7f)
 				}
-				killAllAndExit(p, code)
+				if p.statusFD == 0 {
+					killAllAndExit(p, code)
+				}
+				// bwrap's semantics: report the command's status
+				// (zbox returns at once), then go on reaping what it
+				// left running; exit when nothing is left.
+				p.exitCode = code
+				p.rec[0] = uint64(code)
+				syscall.RawSyscall6(syscall.SYS_WRITE, p.statusFD, uintptr(unsafe.Pointer(&p.rec[0])), 8, 0, 0, 0)
+				syscall.RawSyscall6(syscall.SYS_CLOSE, p.statusFD, 0, 0, 0, 0, 0)
+				p.statusFD = 0
+				target = 0
 			}
 		}
 	}

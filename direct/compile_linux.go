@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -23,6 +24,14 @@ type Host struct {
 	UID, GID int    // real ids of the caller
 	Cwd      string // its working directory
 	Env      []string
+	// ErrW is the write end of the error pipe (Start's errFD).
+	ErrW int
+	// StatusW, with KeepReaping, is the write end of the pipe on which
+	// pid 1 reports the command's exit status before it goes on
+	// reaping (bwrap's semantics: zbox returns when the command exits,
+	// whatever it left running); -1 otherwise.
+	StatusW     int
+	KeepReaping bool
 	// SpareFD is an fd number the child may overwrite (zbox's end of
 	// the error pipe, useless in the child): destinations are moved
 	// there to be mounted on through /proc/self/fd/SpareFD.
@@ -89,7 +98,10 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return nil, 0, ineligible("no /proc/self/fd in the caller's view")
 	}
-	p := &Prog{}
+	p := &Prog{statusFD: -1}
+	if h.KeepReaping {
+		p.statusFD = h.StatusW
+	}
 	c := &compiler{p: p, b: builder{p: p, steps: &p.Setup}, plan: plan, h: h,
 		hostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
 	if err := c.compile(); err != nil {
@@ -126,8 +138,8 @@ func eligiblePlan(p *policy.Plan) error {
 	}
 	st := p.Status
 	if st.InfoFD != nil || st.JSONStatusFD != nil || st.BlockFD != nil || st.SyncFD != nil ||
-		st.UsernsBlockFD != nil || len(st.LockFiles) > 0 || len(st.KeepFDs) > 0 {
-		return ineligible("status, sync or kept fds")
+		st.UsernsBlockFD != nil || len(st.LockFiles) > 0 {
+		return ineligible("status or sync fds, lock files")
 	}
 	return nil
 }
@@ -217,6 +229,10 @@ func (c *compiler) compile() error {
 	c.idMaps()
 	if err := c.mounts(); err != nil {
 		return err
+	}
+	if len(c.p.Ghosts) > 0 && c.h.KeepReaping {
+		// zbox returns before the sandbox ends: nobody would remove them.
+		return ineligible("mount points to create on the host, with the command's orphans kept running")
 	}
 	if len(c.p.Ghosts) > 0 {
 		c.cleanup()
@@ -871,13 +887,27 @@ func argvArea() []byte {
 	return unsafe.Slice(start, n-1)
 }
 
-// closeFDs leaves pid 1 with stdio and the error pipe (moved to fd 3):
-// everything else it inherited from zbox goes.
+// closeFDs leaves pid 1 with stdio, the error pipe, the status pipe and
+// the plan's kept fds: everything else it inherited from zbox goes.
 func (c *compiler) closeFDs() {
-	b := &c.b
-	b.sys(unix.SYS_DUP3, 0, 3, unix.O_CLOEXEC).reg(0, rErr).ignore(unix.EINVAL)
-	b.add(kSetErrFD, 3)
-	b.sys(unix.SYS_CLOSE_RANGE, 4, ^uintptr(0), 0)
+	// Kept fds (bwrap passes on every fd it inherited) stay at their
+	// numbers: fork and vfork copy the table, and they are not
+	// close-on-exec.
+	var keep []int
+	for _, fd := range append([]int{c.h.ErrW, c.h.StatusW}, c.plan.Status.KeepFDs...) {
+		if fd >= 3 && !slices.Contains(keep, fd) {
+			keep = append(keep, fd)
+		}
+	}
+	slices.Sort(keep)
+	lo := 3
+	for _, k := range keep {
+		if k > lo {
+			c.b.sys(unix.SYS_CLOSE_RANGE, uintptr(lo), uintptr(k-1), 0)
+		}
+		lo = k + 1
+	}
+	c.b.sys(unix.SYS_CLOSE_RANGE, uintptr(lo), ^uintptr(0), 0)
 }
 
 // restrict puts on the target's process, between fork and execve, what

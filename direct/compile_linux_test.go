@@ -49,7 +49,8 @@ func TestEligiblePlan(t *testing.T) {
 		{"landlock fs", func(p *policy.Plan) { p.Landlock.FS = true }, "Landlock"},
 		{"caller seccomp", func(p *policy.Plan) { p.Filter.Programs = [][]byte{{0}} }, "seccomp"},
 		{"info fd", func(p *policy.Plan) { p.Status.InfoFD = &one }, "fds"},
-		{"lock file", func(p *policy.Plan) { p.Status.LockFiles = []string{"/x"} }, "fds"},
+		{"lock file", func(p *policy.Plan) { p.Status.LockFiles = []string{"/x"} }, "lock files"},
+		{"kept fds", func(p *policy.Plan) { p.Status.KeepFDs = []int{5} }, ""},
 		{"disable userns", func(p *policy.Plan) { p.DisableUserns = true }, "user namespace"},
 		{"no command", func(p *policy.Plan) { p.Command = nil }, "command"},
 	}

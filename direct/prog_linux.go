@@ -10,7 +10,6 @@ import (
 const (
 	kSys        uint8 = iota // raw syscall Nr(Args)
 	kSet                     // regs[Save] = Args[0]
-	kSetErrFD                // from now on, report errors on fd Args[0]
 	kFail                    // fail with the errno in Args[0]
 	kTitle                   // overwrite title with "zbox-init" and NULs
 	kGhost                   // record statbuf as ghost Args[0] and report it on the error pipe
@@ -88,9 +87,10 @@ type Prog struct {
 	// order; the child reports each one's identity (ReadRecords).
 	Ghosts []Ghost
 
-	mask  uint64   // signals pid 1 reads from its signalfd
-	exec  execSpec // the command, run after the Target steps
-	title bool     // overwrite zbox's argv memory (kTitle)
+	mask     uint64   // signals pid 1 reads from its signalfd
+	statusFD int      // KeepReaping's status pipe, or -1
+	exec     execSpec // the command, run after the Target steps
+	title    bool     // overwrite zbox's argv memory (kTitle)
 }
 
 // image is the header at the start of the arena: where the sealed step
@@ -109,6 +109,8 @@ type image struct {
 	ghosts                 [maxGhosts][2]uint64 // dev, ino of each ghost
 	sigbuf                 [128]byte            // one signalfd_siginfo
 	status                 int32                // wait4 status word
+	statusFD               uintptr              // KeepReaping: where the command's status goes (0: not kept)
+	exitCode               uintptr              // KeepReaping: the command's status, pid 1's own
 }
 
 // span is an array in the arena: byte offset and element count.
@@ -176,6 +178,9 @@ func (p *Prog) seal(errFD int) {
 	im.envs = putWords(p.exec.envs)
 	im.argv = p.exec.argv
 	im.mask = p.mask
+	if p.statusFD > 0 {
+		im.statusFD = uintptr(p.statusFD)
+	}
 	im.errFD = uintptr(errFD)
 	im.regs[rErr] = uintptr(errFD)
 	im.used = arenaUsed

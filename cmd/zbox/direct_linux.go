@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	case opt.Debug:
 		// The general init reports each step's timing.
 		return res, "--debug uses the general init", nil, false
-	case opt.KeepReaping, opt.Proxy != nil, opt.OnStart != nil:
+	case opt.Proxy != nil, opt.OnStart != nil:
 		return res, "the front-end needs the general init's control channel", nil, false
 	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
 		return res, "uid 0 without CAP_SETFCAP", nil, false // the general init explains this case
@@ -69,7 +70,18 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	}
 	errR, errW := ep[0], ep[1]
 	defer unix.Close(errR)
-	host.SpareFD = errR
+	host.SpareFD, host.ErrW, host.StatusW = errR, errW, -1
+	statusR := -1
+	if opt.KeepReaping {
+		var sp [2]int
+		if err := unix.Pipe2(sp[:], unix.O_CLOEXEC); err != nil {
+			unix.Close(errW)
+			return res, err.Error(), nil, false
+		}
+		statusR, host.StatusW, host.KeepReaping = sp[0], sp[1], true
+		defer unix.Close(statusR)
+		defer unix.Close(sp[1]) // closed after Start too; EBADF then
+	}
 	prog, flags, cerr := direct.Compile(plan, host)
 	if cerr != nil {
 		unix.Close(errW)
@@ -85,6 +97,9 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	defer runtime.UnlockOSThread()
 	pid, serr := direct.Start(prog, flags, errW)
 	unix.Close(errW)
+	if host.StatusW >= 0 {
+		unix.Close(host.StatusW)
+	}
 	if serr != nil {
 		return res, "", startError(serr), true
 	}
@@ -110,6 +125,14 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		recs = append(recs, buf[:m]...)
 	}
 	fail := direct.ReadRecords(prog, recs)
+	if fail == nil && statusR >= 0 {
+		// bwrap's semantics: the command's status as soon as it exits;
+		// pid 1 goes on reaping whatever it left running.
+		var b [8]byte
+		if n, _ := readFull(statusR, b[:]); n == len(b) {
+			return nativeResult{Status: int(binary.NativeEndian.Uint64(b[:]))}, "", nil, true
+		}
+	}
 	ws, waitErr := init.wait()
 	// The sandbox is gone: remove the mount points it had to create on
 	// the host, where they are still exactly what it created.
@@ -144,6 +167,22 @@ func removeDirectGhosts(prog *direct.Prog) {
 		}
 	}
 	mountns.RemoveGhosts(gs)
+}
+
+// readFull reads len(b) bytes unless EOF or an error comes first.
+func readFull(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Read(fd, b[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || m == 0 {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // relayedSignals are passed on to the sandbox (its pid 1 hands them to
