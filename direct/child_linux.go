@@ -233,10 +233,18 @@ func pid1(p *image) {
 		}
 		signo := *(*uint32)(unsafe.Pointer(&p.sigbuf[0]))
 		sender := *(*uint32)(unsafe.Pointer(&p.sigbuf[12])) // ssi_pid
-		if signo == sigPWR && sender == 0 {
+		// Signals count only from outside the sandbox: zbox, whose pid
+		// does not exist in a new pid namespace (ssi_pid 0), or is its
+		// own without one. The target signalling pid 1 reaches nothing.
+		fromZbox := sender == 0 || (p.pidns == 0 && sender == p.parent)
+		if signo == sigPWR && fromZbox {
 			// zbox died (the parent-death signal of a sandbox with
 			// ghosts): end everything, remove the ghosts, exit.
-			syscall.RawSyscall6(syscall.SYS_KILL, ^uintptr(0), 9, 0, 0, 0, 0)
+			victim := ^uintptr(0) // the whole pid namespace
+			if p.pidns == 0 {
+				victim = target
+			}
+			syscall.RawSyscall6(syscall.SYS_KILL, victim, 9, 0, 0, 0, 0)
 			for {
 				_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), 0, 0, 0, 0)
 				if e == syscall.ECHILD {
@@ -249,10 +257,7 @@ func pid1(p *image) {
 			}
 		}
 		if signo != sigCHLD {
-			// Relay only what comes from outside the sandbox (zbox,
-			// whose pid does not exist in this namespace: ssi_pid 0);
-			// the target signalling pid 1 reaches nothing.
-			if sender == 0 && target != 0 {
+			if fromZbox && target != 0 {
 				syscall.RawSyscall6(syscall.SYS_KILL, target, uintptr(signo), 0, 0, 0, 0)
 			}
 			continue
@@ -300,6 +305,14 @@ func pid1(p *image) {
 //go:nosplit
 //go:norace
 func killAllAndExit(p *image, code uintptr) {
+	if p.pidns == 0 {
+		// Not a namespace's init: kill(-1) would reach every process
+		// of the user. The command has exited; its children are not
+		// ours to wait for.
+		for {
+			syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
+		}
+	}
 	syscall.RawSyscall6(syscall.SYS_KILL, ^uintptr(0), 9, 0, 0, 0, 0)
 	for {
 		_, _, e := syscall.RawSyscall6(syscall.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), 0, 0, 0, 0)

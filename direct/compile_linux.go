@@ -98,7 +98,7 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return nil, 0, ineligible("no /proc/self/fd in the caller's view")
 	}
-	p := &Prog{statusFD: -1}
+	p := &Prog{statusFD: -1, pidns: plan.Namespaces.PID, parent: os.Getpid()}
 	if h.KeepReaping {
 		p.statusFD = h.StatusW
 	}
@@ -115,8 +115,8 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 func eligiblePlan(p *policy.Plan) error {
 	ns := p.Namespaces
 	switch {
-	case !ns.User || !ns.Mount || !ns.PID:
-		return ineligible("needs user, mount and pid namespaces")
+	case !ns.User || !ns.Mount:
+		return ineligible("needs user and mount namespaces")
 	case len(p.Command) == 0:
 		return ineligible("no command")
 	case p.AsPID1:
@@ -177,7 +177,7 @@ type compiler struct {
 	h        Host
 	hostRoot bool
 	layers   []layer
-	created  map[string]bool // entries made on our own tmpfs layers: path -> is a directory
+	created  map[string]entry // entries made on our own tmpfs layers
 	// hostCreated are the ghosts: host path -> is a directory.
 	hostCreated map[string]bool
 	// mounted lists the destination of every mount made, in order;
@@ -186,6 +186,20 @@ type compiler struct {
 	firstGhostMount int
 	dataSeq         int
 }
+
+// entry is something the setup creates on one of its own tmpfs layers.
+type entry struct {
+	kind   entryKind
+	target string // eLink: the symlink's target
+}
+
+type entryKind int
+
+const (
+	eDir entryKind = iota + 1
+	eFile
+	eLink
+)
 
 type layerKind int
 
@@ -203,7 +217,7 @@ type layer struct {
 
 func (c *compiler) compile() error {
 	b := &c.b
-	c.created = map[string]bool{}
+	c.created = map[string]entry{}
 	c.hostCreated = map[string]bool{}
 	c.layers = []layer{{dest: "/", kind: lScratch}}
 
@@ -340,6 +354,32 @@ func (c *compiler) op(op *policy.MountOp) error {
 		return c.proc(op)
 	case policy.OpBindData, policy.OpROBindData:
 		return c.bindData(op)
+	case policy.OpDir:
+		return c.dir(op)
+	case policy.OpSymlink:
+		return c.symlink(op)
+	case policy.OpFile:
+		return c.file(op)
+	case policy.OpChmod:
+		d, err := c.existing(op.Dest)
+		if err != nil {
+			return err
+		}
+		// Through the fd: a symlink swapped in cannot redirect it.
+		c.openDest(d)
+		c.b.sys(unix.SYS_FCHMODAT, atFDCWD, c.destPath(), uintptr(perms(op, 0o755)), 0)
+		c.b.sys(unix.SYS_CLOSE).reg(0, rDest)
+		return nil
+	case policy.OpMqueue:
+		d, err := c.mountPoint(op.Dest, true, mountns.ParentMode(op))
+		if err != nil {
+			return err
+		}
+		c.mountFS("mqueue", d, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		c.mounted = append(c.mounted, d)
+		c.layers = append(c.layers, layer{dest: d, kind: lSealed})
+		c.forget(d)
+		return nil
 	case policy.OpRemountRO:
 		d, err := c.existing(op.Dest)
 		if err != nil {
@@ -427,18 +467,43 @@ func (c *compiler) resolve(dest string) (exists, isDir bool, err error) {
 	comps := strings.Split(rel, "/")
 	for i, comp := range comps {
 		p = filepath.Join(p, comp)
-		dir, ok := c.created[p]
+		e, ok := c.created[p]
 		if !ok {
+			if i < len(comps)-1 {
+				return false, false, nil // parents to create too
+			}
 			return false, false, nil
 		}
-		if i < len(comps)-1 && !dir {
+		if e.kind == eLink {
+			return false, false, ineligible("symlink in destination %s", d)
+		}
+		if i < len(comps)-1 && e.kind != eDir {
 			return false, false, ineligible("destination %s below a file", d)
 		}
 		if i == len(comps)-1 {
-			return true, dir, nil
+			return true, e.kind == eDir, nil
 		}
 	}
 	return false, false, nil
+}
+
+// parents creates the missing parents of d on our own tmpfs layer l, as
+// mountns.(*builder).mkdirAll does: mkdir 0700, then the mode bwrap
+// gives missing parents, umask or not.
+func (c *compiler) parents(l layer, d string, parentMode uint32) {
+	p := l.dest
+	rel := strings.TrimPrefix(strings.TrimPrefix(d, l.dest), "/")
+	comps := strings.Split(rel, "/")
+	for _, comp := range comps[:len(comps)-1] {
+		p = filepath.Join(p, comp)
+		if _, ok := c.created[p]; ok {
+			continue
+		}
+		path := c.p.cstr(newRoot + p)
+		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, path, 0o700).ignore(unix.EEXIST)
+		c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(parentMode), 0)
+		c.created[p] = entry{kind: eDir}
+	}
 }
 
 // mountPoint makes sure dest exists as a directory (dir) or a file,
@@ -460,25 +525,109 @@ func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string,
 		return d, c.ghost(l, d, dir)
 	}
 	// Parents: only reachable on a scratch layer (resolve refused the rest).
-	p := l.dest
-	rel := strings.TrimPrefix(strings.TrimPrefix(d, l.dest), "/")
-	comps := strings.Split(rel, "/")
-	for _, comp := range comps[:len(comps)-1] {
-		p = filepath.Join(p, comp)
-		if _, ok := c.created[p]; ok {
-			continue
-		}
-		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, c.p.cstr(newRoot+p), uintptr(parentMode)).ignore(unix.EEXIST)
-		c.created[p] = true
-	}
+	c.parents(l, d, parentMode)
 	if dir {
 		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, c.p.cstr(newRoot+d), 0o755).ignore(unix.EEXIST)
+		c.created[d] = entry{kind: eDir}
 	} else {
 		c.b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(newRoot+d), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
 		c.b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+		c.created[d] = entry{kind: eFile}
 	}
-	c.created[d] = dir
 	return d, nil
+}
+
+func perms(op *policy.MountOp, def uint32) uint32 {
+	if op.Perms != nil {
+		return *op.Perms
+	}
+	return def
+}
+
+// dir is --dir: an existing directory is left as it is; a missing one
+// (on our own tmpfs only) is made with its parents, then given the op's
+// mode exactly (sticky and setgid bits included, no umask).
+func (c *compiler) dir(op *policy.MountOp) error {
+	d := filepath.Clean(op.Dest)
+	exists, isDir, err := c.resolve(d)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if !isDir {
+			return ineligible("--dir over a file: %s", d)
+		}
+		return nil
+	}
+	l := c.top(d)
+	if l.kind != lScratch {
+		return ineligible("directory %s to create on the host", d)
+	}
+	c.parents(l, d, mountns.ParentMode(op))
+	path := c.p.cstr(newRoot + d)
+	c.b.sys(unix.SYS_MKDIRAT, atFDCWD, path, 0o700)
+	c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(perms(op, 0o755)), 0)
+	c.created[d] = entry{kind: eDir}
+	return nil
+}
+
+// lastComponent resolves the parent of d and reports what is at d itself,
+// without following it: on our own tmpfs only (creating there is ours).
+func (c *compiler) lastComponent(d string) (l layer, e entry, exists bool, err error) {
+	l = c.top(d)
+	if l.kind != lScratch || d == l.dest {
+		return l, entry{}, false, ineligible("%s is not on a tmpfs of the sandbox's own", d)
+	}
+	if pe, pdir, perr := c.resolve(filepath.Dir(d)); perr != nil {
+		return l, entry{}, false, perr
+	} else if pe && !pdir {
+		return l, entry{}, false, ineligible("parent of %s is not a directory", d)
+	}
+	e, exists = c.created[d]
+	return l, e, exists, nil
+}
+
+// symlink is --symlink: an identical existing link is accepted, as bwrap
+// does.
+func (c *compiler) symlink(op *policy.MountOp) error {
+	d := filepath.Clean(op.Dest)
+	l, e, exists, err := c.lastComponent(d)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if e.kind == eLink && e.target == op.Source {
+			return nil
+		}
+		return ineligible("symlink %s over an existing entry", d)
+	}
+	c.parents(l, d, mountns.ParentMode(op))
+	c.b.sys(unix.SYS_SYMLINKAT, c.p.cstr(op.Source), atFDCWD, c.p.cstr(newRoot+d))
+	c.created[d] = entry{kind: eLink, target: op.Source}
+	return nil
+}
+
+// file is --file: a file holding the op's data, with its mode exactly.
+func (c *compiler) file(op *policy.MountOp) error {
+	d := filepath.Clean(op.Dest)
+	l, e, exists, err := c.lastComponent(d)
+	if err != nil {
+		return err
+	}
+	if exists && e.kind != eFile {
+		return ineligible("file %s over a directory or a link", d)
+	}
+	c.parents(l, d, mountns.ParentMode(op))
+	b := &c.b
+	b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(newRoot+d), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o600).save(rTmp)
+	if len(op.Data) > 0 {
+		ptr, n := c.p.bytes(op.Data)
+		b.sys(unix.SYS_WRITE, 0, ptr, n).reg(0, rTmp)
+	}
+	b.sys(unix.SYS_FCHMOD, 0, uintptr(perms(op, 0o666))).reg(0, rTmp)
+	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	c.created[d] = entry{kind: eFile}
+	return nil
 }
 
 // maxGhosts bounds the mount points a direct start creates on the host.
@@ -968,6 +1117,11 @@ func (c *compiler) restrict(b *builder) error {
 // session if asked, then execve along PATH.
 func (c *compiler) target(envs [][]string) error {
 	b := builder{p: c.p, steps: &c.p.Target}
+	if c.plan.DieWithParent && !c.plan.Namespaces.PID {
+		// No pid namespace whose end would take the command along: it
+		// dies with pid 1 (which dies with zbox) on its own signal.
+		b.sys(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
+	}
 	if c.plan.NewSession {
 		b.sys(unix.SYS_SETSID).ignore(unix.EPERM)
 	}

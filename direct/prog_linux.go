@@ -89,6 +89,8 @@ type Prog struct {
 
 	mask     uint64   // signals pid 1 reads from its signalfd
 	statusFD int      // KeepReaping's status pipe, or -1
+	pidns    bool     // pid 1 of a new pid namespace (else just the command's parent)
+	parent   int      // zbox's pid (signals from it are relayed)
 	exec     execSpec // the command, run after the Target steps
 	title    bool     // overwrite zbox's argv memory (kTitle)
 }
@@ -111,6 +113,8 @@ type image struct {
 	status                 int32                // wait4 status word
 	statusFD               uintptr              // KeepReaping: where the command's status goes (0: not kept)
 	exitCode               uintptr              // KeepReaping: the command's status, pid 1's own
+	pidns                  uintptr              // 1: pid 1 of a new pid namespace
+	parent                 uint32               // zbox's pid, as a signal's sender without a pid namespace
 }
 
 // span is an array in the arena: byte offset and element count.
@@ -178,6 +182,10 @@ func (p *Prog) seal(errFD int) {
 	im.envs = putWords(p.exec.envs)
 	im.argv = p.exec.argv
 	im.mask = p.mask
+	if p.pidns {
+		im.pidns = 1
+	}
+	im.parent = uint32(p.parent)
 	if p.statusFD > 0 {
 		im.statusFD = uintptr(p.statusFD)
 	}

@@ -93,6 +93,21 @@ func TestDirectMatchesGeneralInit(t *testing.T) {
 	p.Command = script()
 	plans["restricted-reads"] = p
 
+	// bwrap's vocabulary on a tmpfs of the sandbox's own.
+	tm := d + "/tm"
+	if err := os.Mkdir(tm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p = basePlan("",
+		policy.MountOp{Kind: policy.OpTmpfs, Dest: tm, Perms: policy.Uint32(0o750)},
+		policy.MountOp{Kind: policy.OpDir, Dest: tm + "/a/b", Perms: policy.Uint32(0o1777)},
+		policy.MountOp{Kind: policy.OpSymlink, Source: "a/b", Dest: tm + "/link"},
+		policy.MountOp{Kind: policy.OpFile, Dest: tm + "/c/file", Data: []byte("data\n"), Perms: policy.Uint32(0o640)},
+		policy.MountOp{Kind: policy.OpChmod, Dest: tm + "/a", Perms: policy.Uint32(0o711)},
+		policy.MountOp{Kind: policy.OpMqueue, Dest: tm + "/mq"})
+	p.Command = []string{"/bin/sh", "-c", "ls -lan " + tm + " " + tm + "/a " + tm + "/c | sed 's/ [A-Z][a-z][a-z] .* / /'; cat " + tm + "/c/file;" + fingerprint}
+	plans["bwrap-ops"] = p
+
 	p = basePlan("")
 	p.Mounts = p.Mounts[:2] // no /proc op: the host's stays visible read-only
 	p.Command, p.NewSession, p.DieWithParent = script(), false, false
