@@ -3,6 +3,7 @@ package direct
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -92,6 +93,11 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 	if err := eligiblePlan(plan); err != nil {
 		return nil, 0, err
 	}
+	if !plan.Namespaces.User && os.Geteuid() != 0 {
+		// Only root may create the other namespaces without a user
+		// namespace (bwrap without --unshare-user run by root).
+		return nil, 0, ineligible("namespaces without a user namespace need root")
+	}
 	if !kernelOK() {
 		return nil, 0, ineligible("the kernel lacks mount_setattr/open_tree/openat2 (Linux 5.12+)")
 	}
@@ -115,8 +121,8 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 func eligiblePlan(p *policy.Plan) error {
 	ns := p.Namespaces
 	switch {
-	case !ns.User || !ns.Mount:
-		return ineligible("needs user and mount namespaces")
+	case !ns.Mount:
+		return ineligible("needs a mount namespace")
 	case len(p.Command) == 0:
 		return ineligible("no command")
 	case p.AsPID1:
@@ -125,8 +131,6 @@ func eligiblePlan(p *policy.Plan) error {
 		return ineligible("user namespace limits")
 	case p.Limits != nil:
 		return ineligible("resource limits")
-	case len(p.Caps.Keep) > 0 || p.Caps.KeepBounding || p.Caps.Ambient:
-		return ineligible("kept capabilities")
 	case p.Network.Mode == policy.NetProxyOnly:
 		return ineligible("proxy bridges")
 	case ns.Net && p.Network.Mode != policy.NetIsolated:
@@ -240,7 +244,9 @@ func (c *compiler) compile() error {
 		b.sys(unix.SYS_EXIT_GROUP, exitSetupCode)
 		b.sys(unix.SYS_CLOSE, uintptr(c.h.LifeR))
 	}
-	c.idMaps()
+	if c.plan.Namespaces.User {
+		c.idMaps()
+	}
 	if err := c.mounts(); err != nil {
 		return err
 	}
@@ -1068,13 +1074,43 @@ func (c *compiler) closeFDs() {
 // capabilities the target lacks, it cannot be ptraced or read either.
 func (c *compiler) restrict(b *builder) error {
 	b.sys(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0).ignore(unix.ENOSYS)
+	// Capabilities as the general init's dropCapsThread: ambient
+	// cleared, the bounding set reduced to what the plan keeps (unless it
+	// keeps the bounding set), then effective and permitted set to the
+	// kept ones, inheritable and ambient too when bwrap would raise them.
+	// In the new user namespace this process holds every capability, so
+	// all of Caps.Keep can be kept.
+	caps := c.plan.Caps
+	keep := map[int]bool{}
+	for _, k := range caps.Keep {
+		if k < 0 || k > unix.CAP_LAST_CAP {
+			return ineligible("capability %d unknown to zbox", k)
+		}
+		keep[k] = true
+	}
 	b.sys(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0).ignore(unix.EINVAL)
-	for cp := 0; cp <= unix.CAP_LAST_CAP+8; cp++ {
-		b.sys(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0).ignore(unix.EINVAL)
+	if !caps.KeepBounding {
+		for cp := 0; cp <= unix.CAP_LAST_CAP+8; cp++ {
+			if !keep[cp] {
+				b.sys(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0).ignore(unix.EINVAL)
+			}
+		}
 	}
 	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := &[2]unix.CapUserData{}
+	for k := range keep {
+		data[k/32].Effective |= 1 << (k % 32)
+		data[k/32].Permitted |= 1 << (k % 32)
+		if caps.Ambient {
+			data[k/32].Inheritable |= 1 << (k % 32)
+		}
+	}
 	b.sys(unix.SYS_CAPSET, ptr(c.p, hdr), ptr(c.p, data))
+	if caps.Ambient {
+		for _, k := range slices.Sorted(maps.Keys(keep)) {
+			b.sys(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(k), 0, 0)
+		}
+	}
 	b.sys(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	if spec := c.plan.Landlock; spec != nil && spec.Scope {
 		st := lsm.Probe()

@@ -40,12 +40,12 @@ func TestEligiblePlan(t *testing.T) {
 		reason string // "" = eligible
 	}{
 		{"default", func(p *policy.Plan) {}, ""},
-		{"no user namespace", func(p *policy.Plan) { p.Namespaces.User = false }, "namespaces"},
+		{"no user namespace", func(p *policy.Plan) { p.Namespaces.User = false }, ""}, // root only: checked by Compile
 		{"no pid namespace", func(p *policy.Plan) { p.Namespaces.PID = false }, ""},
-		{"no mount namespace", func(p *policy.Plan) { p.Namespaces.Mount = false }, "namespaces"},
+		{"no mount namespace", func(p *policy.Plan) { p.Namespaces.Mount = false }, "mount namespace"},
 		{"as pid 1", func(p *policy.Plan) { p.AsPID1 = true }, "as-pid-1"},
 		{"limits", func(p *policy.Plan) { p.Limits = &policy.Limits{Processes: 10} }, "limits"},
-		{"kept capability", func(p *policy.Plan) { p.Caps.Keep = []int{1} }, "capabilities"},
+		{"kept capability", func(p *policy.Plan) { p.Caps.Keep = []int{1} }, ""},
 		{"proxy", func(p *policy.Plan) { p.Network.Mode = policy.NetProxyOnly }, "proxy"},
 		{"landlock fs", func(p *policy.Plan) { p.Landlock.FS = true }, "Landlock"},
 		{"caller seccomp", func(p *policy.Plan) { p.Filter.Programs = [][]byte{{0}} }, "seccomp"},

@@ -302,7 +302,7 @@ func bwrapCases() []bwrapCase {
 		}, want: "1\n"},
 		{name: "command is pid 2", args: func(w *bwrapWorld, tag string) []string {
 			return with(ro, a("--unshare-pid"), sh(`echo $$`))
-		}, want: "2\n", bug: bugAsRoot("the command is not pid 2 under the reaper for a root caller: bwrap's semantics keep root's capabilities, which only the general init implements, and its Go runtime threads take pids 2-6 of the new namespace first, so the command gets pid 7 (init_linux.go); an unprivileged caller gets the direct start, where it is pid 2")},
+		}, want: "2\n"},
 		{name: "returns when the command exits", args: func(w *bwrapWorld, tag string) []string {
 			// bwrap returns as soon as pid 2 exits, while its reaper keeps
 			// the rest of the sandbox alive (spec §2.9).
@@ -405,14 +405,6 @@ func bwrapCases() []bwrapCase {
 			return with(ro, a("--", "--dev-bind"))
 		}, code: 1},
 	}
-}
-
-// bugAsRoot is bug for a uid-0 caller and no bug otherwise.
-func bugAsRoot(bug string) string {
-	if isRoot() {
-		return bug
-	}
-	return ""
 }
 
 // skipEngineBug skips a test that documents a known engine bug, unless

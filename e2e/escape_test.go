@@ -721,9 +721,14 @@ func newEscEnv(t *testing.T) *escEnv {
 	if err := os.Mkdir(filepath.Join(base, "run"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// One sequence number per environment, for its marker and its SysV
+	// keys alike (reading the counter again later could see another
+	// environment's number: two environments built in parallel would
+	// then share keys and see each other's IPC objects).
+	seq := escSeq.Add(1)
 	e := &escEnv{
 		WS: filepath.Join(base, "ws"), Host: filepath.Join(base, "host"),
-		Mark: fmt.Sprintf("%d-%d", os.Getpid(), escSeq.Add(1)),
+		Mark: fmt.Sprintf("%d-%d", os.Getpid(), seq),
 	}
 	e.Token = "TOPSECRET-" + e.Mark
 	for _, f := range []struct{ path, data string }{
@@ -750,7 +755,7 @@ func newEscEnv(t *testing.T) *escEnv {
 		"zbox": zboxBin, "hostname": e.hostname, "host_uts": uts,
 		"shared_dirs": escSharedDirs(), "cgroup_dirs": cgroupMounts(),
 		"outer_pid_file": filepath.Join(base, "run", "outer.pid"),
-		"ipc_key":        0x7a620000 + int(escSeq.Load()%0xffff)*2,
+		"ipc_key":        0x7a620000 + int(seq%0x7fff)*2,
 	}
 	e.ipcKeys = []int{e.Params["ipc_key"].(int), e.Params["ipc_key"].(int) + 1}
 	e.listen(t)
