@@ -2,8 +2,11 @@ package direct
 
 import (
 	"encoding/binary"
+	"fmt"
 	"syscall"
 	_ "unsafe" // go:linkname
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zbox-sandbox/zbox/policy"
 )
@@ -73,3 +76,43 @@ func ReadRecords(p *Prog, b []byte) *Failure {
 
 // CloneFlags are the clone flags for a plan's namespaces.
 func CloneFlags(ns policy.Namespaces) uintptr { return cloneFlags(ns) }
+
+// syscallNames names the syscalls a compiled program makes, for errors.
+var syscallNames = map[uintptr]string{
+	unix.SYS_MOUNT: "mount", unix.SYS_UMOUNT2: "umount2", unix.SYS_PIVOT_ROOT: "pivot_root",
+	unix.SYS_OPEN_TREE: "open_tree", unix.SYS_MOVE_MOUNT: "move_mount", unix.SYS_MOUNT_SETATTR: "mount_setattr",
+	unix.SYS_OPENAT2: "openat2", unix.SYS_OPENAT: "openat", unix.SYS_MKDIRAT: "mkdirat", unix.SYS_SYMLINKAT: "symlinkat",
+	unix.SYS_UNLINKAT: "unlinkat", unix.SYS_FCHMODAT: "fchmodat", unix.SYS_FCHMOD: "fchmod", unix.SYS_WRITE: "write",
+	unix.SYS_CHDIR: "chdir", unix.SYS_SETHOSTNAME: "sethostname", unix.SYS_SOCKET: "socket", unix.SYS_IOCTL: "ioctl",
+	unix.SYS_PRCTL: "prctl", unix.SYS_CAPSET: "capset", unix.SYS_KEYCTL: "keyctl", unix.SYS_CLOSE_RANGE: "close_range",
+	unix.SYS_LANDLOCK_CREATE_RULESET: "landlock_create_ruleset", unix.SYS_LANDLOCK_RESTRICT_SELF: "landlock_restrict_self",
+	unix.SYS_RT_SIGACTION: "rt_sigaction", unix.SYS_RT_SIGPROCMASK: "rt_sigprocmask", unix.SYS_SETSID: "setsid",
+	unix.SYS_SETPGID: "setpgid", unix.SYS_DUP3: "dup3", sysFstatat: "fstatat",
+}
+
+// Describe says in a few words what failed: the syscall and its errno.
+func (p *Prog) Describe(f *Failure) string {
+	var steps []Step
+	switch f.Phase {
+	case PhaseSetup:
+		steps = p.Setup
+	case PhaseTarget:
+		steps = p.Target
+	}
+	what := fmt.Sprintf("step %d", f.Step)
+	switch {
+	case f.Phase == PhaseSetup && f.Step == -1:
+		what = "signalfd"
+	case f.Phase == PhaseSetup && f.Step == -2:
+		what = "clone (the command's process)"
+	case f.Phase == PhaseTarget && f.Step == len(p.Target):
+		what = "execve"
+	case f.Step >= 0 && f.Step < len(steps) && steps[f.Step].Kind == kSys:
+		if n, ok := syscallNames[steps[f.Step].Nr]; ok {
+			what = n
+		} else {
+			what = fmt.Sprintf("syscall %d", steps[f.Step].Nr)
+		}
+	}
+	return fmt.Sprintf("%s failed: %v (phase %d, step %d)", what, f.Errno, f.Phase, f.Step)
+}

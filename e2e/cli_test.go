@@ -35,14 +35,25 @@ import (
 // calls execve and the new image inherits it.
 const noUsernsEnv = "ZBOX_E2E_EXEC_WITHOUT_USERNS"
 
+// noMountAPIEnv is a second launcher: it refuses open_tree and
+// move_mount with EPERM, as a container's older seccomp profile does
+// with syscalls it does not know.
+const noMountAPIEnv = "ZBOX_E2E_EXEC_WITHOUT_MOUNT_API"
+
 func init() {
 	target := os.Getenv(noUsernsEnv)
+	build := noUsernsFilter
+	if target == "" {
+		target = os.Getenv(noMountAPIEnv)
+		build = noMountAPIFilter
+	}
 	if target == "" {
 		return
 	}
 	os.Unsetenv(noUsernsEnv)
+	os.Unsetenv(noMountAPIEnv)
 	runtime.LockOSThread()
-	prog, err := noUsernsFilter()
+	prog, err := build()
 	if err == nil {
 		err = filter.InstallOnThread([]filter.Program{prog})
 	}
@@ -94,13 +105,43 @@ func noUsernsFilter() (filter.Program, error) {
 	return filter.Program{Name: "e2e-no-userns", Arch: runtime.GOARCH, Insns: insns}, nil
 }
 
+// noMountAPIFilter refuses open_tree and move_mount with EPERM.
+func noMountAPIFilter() (filter.Program, error) {
+	var audit uint32
+	switch runtime.GOARCH {
+	case "amd64":
+		audit = unix.AUDIT_ARCH_X86_64
+	case "arm64":
+		audit = unix.AUDIT_ARCH_AARCH64
+	default:
+		return filter.Program{}, fmt.Errorf("no audit arch for %s", runtime.GOARCH)
+	}
+	const (
+		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		ret   = unix.BPF_RET | unix.BPF_K
+	)
+	insns := []filter.Insn{
+		0: {Code: ldAbs, K: 4}, // arch
+		1: {Code: jeq, K: audit, Jt: 0, Jf: 4},
+		2: {Code: ldAbs, K: 0}, // nr
+		3: {Code: jeq, K: unix.SYS_OPEN_TREE, Jt: 3, Jf: 0},
+		4: {Code: jeq, K: unix.SYS_MOVE_MOUNT, Jt: 2, Jf: 0},
+		5: {Code: ret, K: unix.SECCOMP_RET_ALLOW},
+		6: {Code: ret, K: unix.SECCOMP_RET_ALLOW},
+		7: {Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	}
+	return filter.Program{Name: "e2e-no-mount-api", Arch: runtime.GOARCH, Insns: insns}, nil
+}
+
 // zrun is one zbox invocation with control over its environment.
 type zrun struct {
 	env []string // nil: inherit
 	dir string
-	// noUserns runs zbox under the no-userns filter.
-	noUserns bool
-	extra    []*os.File
+	// noUserns runs zbox under the no-userns filter; noMountAPI under
+	// the one that refuses open_tree and move_mount.
+	noUserns, noMountAPI bool
+	extra                []*os.File
 }
 
 func (o zrun) run(t testing.TB, args ...string) result {
@@ -112,13 +153,17 @@ func (o zrun) run(t testing.TB, args ...string) result {
 	if env == nil {
 		env = os.Environ()
 	}
-	if o.noUserns {
+	if o.noUserns || o.noMountAPI {
 		self, err := os.Executable()
 		if err != nil {
 			t.Fatal(err)
 		}
 		bin = self
-		env = append(slices.Clone(env), noUsernsEnv+"="+zboxBin)
+		if o.noUserns {
+			env = append(slices.Clone(env), noUsernsEnv+"="+zboxBin)
+		} else {
+			env = append(slices.Clone(env), noMountAPIEnv+"="+zboxBin)
+		}
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env, cmd.Dir, cmd.ExtraFiles = env, o.dir, o.extra

@@ -297,3 +297,27 @@ func TestGhostsRemovedWhenZboxIsKilled(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectWithoutMountAPI: under a seccomp profile that refuses
+// open_tree and move_mount (an older container profile), the direct
+// setup fails in the child before the command runs; zbox starts the
+// sandbox again with the general init, and says why with
+// ZBOX_INIT=direct and in doctor.
+func TestDirectWithoutMountAPI(t *testing.T) {
+	d := hostDir(t)
+	env := cleanEnv(t)
+	r := zrun{env: env, noMountAPI: true}.run(t, "--allow-write="+d, "--", "/bin/sh", "-c", "echo ok > "+d+"/f; cat "+d+"/f")
+	mustExit(t, r, 0)
+	mustContain(t, r, "ok")
+	if r.Stderr != "" {
+		t.Fatalf("the fallback is silent, but zbox said:\n%s", r)
+	}
+	r = zrun{env: append(env, "ZBOX_INIT=direct"), noMountAPI: true}.run(t, "--", "/bin/true")
+	mustExit(t, r, 1)
+	mustContain(t, r, "open_tree")
+	mustContain(t, r, "operation not permitted")
+	r = zrun{env: env, noMountAPI: true}.run(t, "doctor")
+	mustExit(t, r, 0)
+	mustContain(t, r, "[warn]    direct start")
+	mustContain(t, r, "open_tree")
+}

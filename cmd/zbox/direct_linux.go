@@ -143,7 +143,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 			// executable. Nothing to retry.
 			return res, "", &ExecError{Cmd: plan.Command[0], Errno: int(fail.Errno), Text: errnoText(fail.Errno)}, true
 		}
-		return res, fmt.Sprintf("setup failed at step %d of phase %d: %v", fail.Step, fail.Phase, fail.Errno), nil, false
+		return res, prog.Describe(fail) + "; the general init does without it", nil, false
 	}
 	logf("sandbox exited after %s (direct start)", time.Since(t0))
 	if timedOut() {
