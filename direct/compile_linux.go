@@ -98,8 +98,8 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 		// namespace (bwrap without --unshare-user run by root).
 		return nil, 0, ineligible("namespaces without a user namespace need root")
 	}
-	if !kernelOK() {
-		return nil, 0, ineligible("the kernel lacks mount_setattr/open_tree/openat2 (Linux 5.12+)")
+	if m := missingSyscall(); m != "" {
+		return nil, 0, ineligible("%s (the direct start needs Linux 5.12+, and a seccomp profile that allows open_tree, move_mount, openat2 and mount_setattr)", m)
 	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return nil, 0, ineligible("no /proc/self/fd in the caller's view")
@@ -148,13 +148,24 @@ func eligiblePlan(p *policy.Plan) error {
 	return nil
 }
 
-// kernelOK reports whether mount_setattr(2) exists (5.12; open_tree,
-// move_mount and openat2 are older). An invalid call that the kernel
-// rejects with EBADF or EINVAL proves it; ENOSYS (or a seccomp EPERM in a
-// container) does not.
-func kernelOK() bool {
-	_, _, e := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0)
-	return e == unix.EBADF || e == unix.EINVAL || e == unix.EFAULT
+// kernelOK reports whether the syscalls only the direct start uses are
+// there: mount_setattr (5.12), open_tree, move_mount and openat2. Each is
+// called with invalid arguments; the kernel's EBADF, EFAULT or EINVAL
+// proves it exists and is allowed, while ENOSYS or a container seccomp
+// profile's EPERM means the general init is needed (and saves a doomed
+// attempt at a direct setup).
+func kernelOK() bool { return missingSyscall() == "" }
+
+// missingSyscall names the first of those syscalls that is not usable,
+// with the kernel's answer; "" when all are.
+func missingSyscall() string {
+	for _, nr := range []uintptr{unix.SYS_MOUNT_SETATTR, unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_OPENAT2} {
+		_, _, e := unix.Syscall6(nr, ^uintptr(0), 0, ^uintptr(0), 0, 0, 0)
+		if e != unix.EBADF && e != unix.EINVAL && e != unix.EFAULT {
+			return fmt.Sprintf("%s: %v", syscallNames[nr], e)
+		}
+	}
+	return ""
 }
 
 func cloneFlags(ns policy.Namespaces) uintptr {
