@@ -85,14 +85,17 @@ func BenchmarkStartup(b *testing.B) {
 	if err := os.WriteFile(f, mustJSON(b, plan), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	// The same mounts and namespaces as zbox's default sandbox.
+	bwArgs := []string{"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent", "/bin/true"}
 	cmds := map[string][]string{
 		"zbox":      {zboxBin, "--", "/bin/true"},
 		"zbox-plan": {zboxBin, "exec-plan", f},
-		// The same mounts and namespaces as zbox's default sandbox.
-		"bwrap":   {bw, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent", "/bin/true"},
-		"unshare": {"unshare", "-Urmpn", "--fork", "--mount-proc", "/bin/true"},
+		"bwrap":     append([]string{bw}, bwArgs...),
+		// zbox as a drop-in: bwrap's very command line.
+		"zbox-bwrap": append([]string{zboxBin, "bwrap"}, bwArgs...),
+		"unshare":    {"unshare", "-Urmpn", "--fork", "--mount-proc", "/bin/true"},
 	}
-	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "zbox-plan", "unshare"})
+	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "zbox-plan", "zbox-bwrap", "unshare"})
 }
 
 // BenchmarkBinds times N read-only binds in one sandbox: bwrap 0.8

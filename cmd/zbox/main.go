@@ -21,6 +21,7 @@ func main() {
 		runInit()
 		return
 	case base == "bwrap":
+		startSignalRelay()
 		os.Exit(runBwrapMode(os.Args[0], os.Args[1:]))
 	case helperNames[base]:
 		startSignalRelay()
@@ -28,7 +29,7 @@ func main() {
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case "explain", "doctor", "profile", "version", "help", "-h", "--help", "-V", "--version", "bwrap", "exec-inner":
+		case "explain", "doctor", "profile", "version", "help", "-h", "--help", "-V", "--version", "exec-inner":
 		default:
 			// Everything else may run a sandbox: get the signal relay
 			// going while the command line is parsed.
