@@ -17,13 +17,21 @@
 // standard library's forkAndExecInChild, extended to a whole pid 1. The
 // child never returns into Go code.
 //
+// The program and everything it points to live in one private mapping
+// (the arena, see Prog): plain bytes, no Go pointers. pid 1 starts the
+// target with CLONE_VM|CLONE_VFORK (vfork_linux_*.s), so the target's
+// process shares pid 1's memory until its execve and no address space is
+// copied twice.
+//
 // Which plans qualify is decided by the compiler (Compile): anything it
-// cannot express precisely (ghost mount points on the host, symlinks in a
-// destination, bwrap's status fds, limits, proxies, ...) makes it refuse,
-// and the caller uses the general init. A setup failure in the child
-// before the target runs is reported as (phase, step, errno); the caller
-// then re-runs the same plan with the general init, which either succeeds
-// (the direct path hit a kernel without a syscall it uses) or fails with
-// the full, worded error. Nothing of a failed attempt survives it: every
-// mount was made in the child's private mount namespace.
+// cannot express precisely (a symlink in a destination, missing parents
+// on the host, bwrap's status fds, limits, proxies, Landlock filesystem
+// rules, ...) makes it refuse, and the caller uses the general init. A
+// setup failure in the child before the target runs is reported as
+// (phase, step, errno); the caller then re-runs the same plan with the
+// general init, which either succeeds (the direct path hit something it
+// cannot do) or fails with the full, worded error. Of a failed attempt
+// only mount points created on the host can survive it, and the caller
+// removes those (their identity comes over the same pipe); every mount
+// was made in the child's private mount namespace.
 package direct
