@@ -149,7 +149,7 @@ func eligiblePlan(p *policy.Plan) error {
 }
 
 // kernelOK reports whether the syscalls only the direct start uses are
-// there: mount_setattr (5.12), open_tree, move_mount and openat2. Each is
+// there: mount_setattr (5.12), open_tree and openat2. Each is
 // called with invalid arguments; the kernel's EBADF, EFAULT or EINVAL
 // proves it exists and is allowed, while ENOSYS or a container seccomp
 // profile's EPERM means the general init is needed (and saves a doomed
@@ -159,7 +159,11 @@ func kernelOK() bool { return missingSyscall() == "" }
 // missingSyscall names the first of those syscalls that is not usable,
 // with the kernel's answer; "" when all are.
 func missingSyscall() string {
-	for _, nr := range []uintptr{unix.SYS_MOUNT_SETATTR, unix.SYS_OPEN_TREE, unix.SYS_MOVE_MOUNT, unix.SYS_OPENAT2} {
+	// Not move_mount: it checks CAP_SYS_ADMIN before its arguments, so an
+	// unprivileged caller always gets EPERM here. (A seccomp profile that
+	// refuses it alone makes the child's setup fail; the caller then
+	// falls back to the general init.)
+	for _, nr := range []uintptr{unix.SYS_MOUNT_SETATTR, unix.SYS_OPEN_TREE, unix.SYS_OPENAT2} {
 		_, _, e := unix.Syscall6(nr, ^uintptr(0), 0, ^uintptr(0), 0, 0, 0)
 		if e != unix.EBADF && e != unix.EINVAL && e != unix.EFAULT {
 			return fmt.Sprintf("%s: %v", syscallNames[nr], e)
