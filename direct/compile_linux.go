@@ -197,6 +197,8 @@ type compiler struct {
 	hostRoot bool
 	layers   []layer
 	created  map[string]entry // entries made on our own tmpfs layers
+	layerAt  map[string]int   // destination -> index in layers of the latest mount there
+	sources  map[string]resolvedSource
 	// hostCreated are the ghosts: host path -> is a directory.
 	hostCreated map[string]bool
 	// mounted lists the destination of every mount made, in order;
@@ -210,6 +212,9 @@ type compiler struct {
 type entry struct {
 	kind   entryKind
 	target string // eLink: the symlink's target
+	// gen is len(layers) when it was made: a layer pushed later at one
+	// of its parents hides it.
+	gen int
 }
 
 type entryKind int
@@ -238,7 +243,9 @@ func (c *compiler) compile() error {
 	b := &c.b
 	c.created = map[string]entry{}
 	c.hostCreated = map[string]bool{}
-	c.layers = []layer{{dest: "/", kind: lScratch}}
+	c.layerAt = map[string]int{}
+	c.sources = map[string]resolvedSource{}
+	c.pushLayer(layer{dest: "/", kind: lScratch})
 
 	pdeath := int32(-1)
 	// Own process group: a terminal's ^C reaches only zbox, which relays
@@ -398,8 +405,7 @@ func (c *compiler) op(op *policy.MountOp) error {
 		}
 		c.mountFS("mqueue", d, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		c.mounted = append(c.mounted, d)
-		c.layers = append(c.layers, layer{dest: d, kind: lSealed})
-		c.forget(d)
+		c.pushLayer(layer{dest: d, kind: lSealed})
 		return nil
 	case policy.OpRemountRO:
 		d, err := c.existing(op.Dest)
@@ -423,13 +429,31 @@ func (c *compiler) mountAttr(set uint64) uintptr {
 // destination is the path or one of its parents (a later mount at a
 // shallower path hides earlier deeper ones).
 func (c *compiler) top(d string) layer {
-	for i := len(c.layers) - 1; i >= 0; i-- {
-		l := c.layers[i]
-		if l.dest == "/" || d == l.dest || strings.HasPrefix(d, l.dest+"/") {
-			return l
+	return c.layers[c.topIndex(d)]
+}
+
+// topIndex is top's index in c.layers: the highest index among the
+// layers mounted at d or at one of its parents (a map lookup per path
+// component, so that a thousand binds stay linear).
+func (c *compiler) topIndex(d string) int {
+	best := 0
+	if i, ok := c.layerAt["/"]; ok {
+		best = i
+	}
+	for p := d; p != "/" && p != "." && p != ""; p = filepath.Dir(p) {
+		if i, ok := c.layerAt[p]; ok && i > best {
+			best = i
 		}
 	}
-	return c.layers[0]
+	return best
+}
+
+// pushLayer records a mount. What was created below its destination
+// before is hidden from now on (see resolve: entries remember the layer
+// count when they were made).
+func (c *compiler) pushLayer(l layer) {
+	c.layers = append(c.layers, l)
+	c.layerAt[l.dest] = len(c.layers) - 1
 }
 
 // target resolves a destination as the general init would find it and
@@ -488,7 +512,7 @@ func (c *compiler) resolve(dest string) (exists, isDir bool, err error) {
 	comps := strings.Split(rel, "/")
 	for i, comp := range comps {
 		p = filepath.Join(p, comp)
-		e, ok := c.created[p]
+		e, ok := c.visible(p)
 		if !ok {
 			if i < len(comps)-1 {
 				return false, false, nil // parents to create too
@@ -517,13 +541,13 @@ func (c *compiler) parents(l layer, d string, parentMode uint32) {
 	comps := strings.Split(rel, "/")
 	for _, comp := range comps[:len(comps)-1] {
 		p = filepath.Join(p, comp)
-		if _, ok := c.created[p]; ok {
+		if _, ok := c.visible(p); ok {
 			continue
 		}
 		path := c.p.cstr(newRoot + p)
 		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, path, 0o700).ignore(unix.EEXIST)
 		c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(parentMode), 0)
-		c.created[p] = entry{kind: eDir}
+		c.created[p] = c.entry(eDir, "")
 	}
 }
 
@@ -549,11 +573,11 @@ func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string,
 	c.parents(l, d, parentMode)
 	if dir {
 		c.b.sys(unix.SYS_MKDIRAT, atFDCWD, c.p.cstr(newRoot+d), 0o755).ignore(unix.EEXIST)
-		c.created[d] = entry{kind: eDir}
+		c.created[d] = c.entry(eDir, "")
 	} else {
 		c.b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(newRoot+d), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o444).save(rTmp)
 		c.b.sys(unix.SYS_CLOSE).reg(0, rTmp)
-		c.created[d] = entry{kind: eFile}
+		c.created[d] = c.entry(eFile, "")
 	}
 	return d, nil
 }
@@ -588,7 +612,7 @@ func (c *compiler) dir(op *policy.MountOp) error {
 	path := c.p.cstr(newRoot + d)
 	c.b.sys(unix.SYS_MKDIRAT, atFDCWD, path, 0o700)
 	c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(perms(op, 0o755)), 0)
-	c.created[d] = entry{kind: eDir}
+	c.created[d] = c.entry(eDir, "")
 	return nil
 }
 
@@ -604,7 +628,7 @@ func (c *compiler) lastComponent(d string) (l layer, e entry, exists bool, err e
 	} else if pe && !pdir {
 		return l, entry{}, false, ineligible("parent of %s is not a directory", d)
 	}
-	e, exists = c.created[d]
+	e, exists = c.visible(d)
 	return l, e, exists, nil
 }
 
@@ -624,7 +648,7 @@ func (c *compiler) symlink(op *policy.MountOp) error {
 	}
 	c.parents(l, d, mountns.ParentMode(op))
 	c.b.sys(unix.SYS_SYMLINKAT, c.p.cstr(op.Source), atFDCWD, c.p.cstr(newRoot+d))
-	c.created[d] = entry{kind: eLink, target: op.Source}
+	c.created[d] = c.entry(eLink, op.Source)
 	return nil
 }
 
@@ -647,8 +671,21 @@ func (c *compiler) file(op *policy.MountOp) error {
 	}
 	b.sys(unix.SYS_FCHMOD, 0, uintptr(perms(op, 0o666))).reg(0, rTmp)
 	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
-	c.created[d] = entry{kind: eFile}
+	c.created[d] = c.entry(eFile, "")
 	return nil
+}
+
+func (c *compiler) entry(k entryKind, target string) entry {
+	return entry{kind: k, target: target, gen: len(c.layers)}
+}
+
+// visible looks up an entry we created, if no later mount hides it.
+func (c *compiler) visible(p string) (entry, bool) {
+	e, ok := c.created[p]
+	if !ok || e.gen <= c.topIndex(filepath.Dir(p)) {
+		return entry{}, false
+	}
+	return e, true
 }
 
 // maxGhosts bounds the mount points a direct start creates on the host.
@@ -758,18 +795,14 @@ func (c *compiler) bind(op *policy.MountOp) error {
 	if op.FD != nil {
 		return ineligible("bind from an fd")
 	}
-	src, err := filepath.EvalSymlinks(op.Source)
+	src, isDir, err := c.source(op.Source)
 	if err != nil {
 		if op.Try && errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return ineligible("bind source %s: %v", op.Source, err)
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return ineligible("bind source %s: %v", op.Source, err)
-	}
-	d, err := c.mountPoint(op.Dest, fi.IsDir(), mountns.ParentMode(op))
+	d, err := c.mountPoint(op.Dest, isDir, mountns.ParentMode(op))
 	if err != nil {
 		return err
 	}
@@ -786,23 +819,32 @@ func (c *compiler) bind(op *policy.MountOp) error {
 	c.openDest(d)
 	c.attach()
 	c.mounted = append(c.mounted, d)
-	if d == "/" {
-		c.layers = nil // the new root hides everything before it
-	}
-	c.layers = append(c.layers, layer{dest: d, kind: lHost, host: src})
-	if fi.IsDir() {
-		c.forget(d)
-	}
+	c.pushLayer(layer{dest: d, kind: lHost, host: src})
 	return nil
 }
 
-// forget drops what we created below d: a new mount hides it.
-func (c *compiler) forget(d string) {
-	for p := range c.created {
-		if d == "/" || strings.HasPrefix(p, d+"/") {
-			delete(c.created, p)
+// source resolves a bind source in the host view (bwrap step 28), once
+// per distinct source.
+func (c *compiler) source(p string) (string, bool, error) {
+	if r, ok := c.sources[p]; ok {
+		return r.path, r.dir, r.err
+	}
+	src, err := filepath.EvalSymlinks(p)
+	dir := false
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(src); err == nil {
+			dir = fi.IsDir()
 		}
 	}
+	c.sources[p] = resolvedSource{src, dir, err}
+	return src, dir, err
+}
+
+type resolvedSource struct {
+	path string
+	dir  bool
+	err  error
 }
 
 func (c *compiler) tmpfs(op *policy.MountOp) error {
@@ -820,11 +862,7 @@ func (c *compiler) tmpfs(op *policy.MountOp) error {
 	}
 	c.mountFS("tmpfs", d, unix.MS_NOSUID|unix.MS_NODEV, data)
 	c.mounted = append(c.mounted, d)
-	if d == "/" {
-		c.layers = nil
-	}
-	c.layers = append(c.layers, layer{dest: d, kind: lScratch})
-	c.forget(d)
+	c.pushLayer(layer{dest: d, kind: lScratch})
 	return nil
 }
 
@@ -868,8 +906,7 @@ func (c *compiler) dev(op *policy.MountOp) error {
 	b.sys(unix.SYS_MKDIRAT, at, pts, 0o755)
 	devpts := c.p.cstr("devpts")
 	b.sys(unix.SYS_MOUNT, devpts, pts, devpts, unix.MS_NOSUID|unix.MS_NOEXEC, c.p.cstr(mountns.DevptsData))
-	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
-	c.forget(d)
+	c.pushLayer(layer{dest: d, kind: lSealed})
 	return nil
 }
 
@@ -930,8 +967,7 @@ func (c *compiler) proc(op *policy.MountOp) error {
 	if skip >= 0 {
 		b.at(int32(skip)).OKTo = end
 	}
-	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
-	c.forget(d)
+	c.pushLayer(layer{dest: d, kind: lSealed})
 	return nil
 }
 
@@ -966,7 +1002,7 @@ func (c *compiler) bindData(op *policy.MountOp) error {
 	c.attach()
 	c.mounted = append(c.mounted, d)
 	b.sys(unix.SYS_UNLINKAT, atFDCWD, tmp, 0)
-	c.layers = append(c.layers, layer{dest: d, kind: lSealed})
+	c.pushLayer(layer{dest: d, kind: lSealed})
 	return nil
 }
 
