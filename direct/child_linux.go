@@ -232,11 +232,16 @@ func pid1(p *image) {
 			killAllAndExit(p, 128+9)
 		}
 		signo := *(*uint32)(unsafe.Pointer(&p.sigbuf[0]))
+		code := *(*int32)(unsafe.Pointer(&p.sigbuf[8]))     // ssi_code
 		sender := *(*uint32)(unsafe.Pointer(&p.sigbuf[12])) // ssi_pid
 		// Signals count only from outside the sandbox: zbox, whose pid
 		// does not exist in a new pid namespace (ssi_pid 0), or is its
 		// own without one. The target signalling pid 1 reaches nothing.
-		fromZbox := sender == 0 || (p.pidns == 0 && sender == p.parent)
+		// Only kill(2)-style signals (SI_USER, SI_QUEUE, SI_TKILL): a
+		// terminal's ^C (SI_KERNEL) reaches the command directly when
+		// the sandbox shares zbox's process group.
+		sent := code == 0 || code == -1 || code == -6
+		fromZbox := sent && (sender == 0 || (p.pidns == 0 && sender == p.parent))
 		if signo == sigPWR && fromZbox {
 			// zbox died (the parent-death signal of a sandbox with
 			// ghosts): end everything, remove the ghosts, exit.

@@ -248,9 +248,13 @@ func (c *compiler) compile() error {
 	c.pushLayer(layer{dest: "/", kind: lScratch})
 
 	pdeath := int32(-1)
-	// Own process group: a terminal's ^C reaches only zbox, which relays
-	// it once.
-	b.sys(unix.SYS_SETPGID, 0, 0)
+	if c.plan.NewSession {
+		// Own process group: a terminal's ^C reaches only zbox, which
+		// relays it once. Without a new session (bwrap's default) the
+		// sandbox stays in zbox's group, the terminal's foreground one:
+		// the command can read the terminal and gets ^C from it.
+		b.sys(unix.SYS_SETPGID, 0, 0)
+	}
 	if c.plan.DieWithParent {
 		// The sandbox ends when zbox does, even by SIGKILL: pid 1 dies,
 		// and with it the pid namespace. If zbox died before the prctl,

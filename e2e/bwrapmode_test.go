@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -857,6 +860,66 @@ func TestBwrapModeSeccomp(t *testing.T) {
 			}
 			if tc.code == 0 && !strings.Contains(rs[1].Stdout, "Operation not permitted") {
 				t.Fatalf("mkdir was not denied:\n%s", rs[1])
+			}
+		})
+	}
+}
+
+// TestBwrapModeTerminal runs bwrap command lines on a real terminal
+// (script(1) allocates a pty). Without --new-session the command must be
+// in the terminal's foreground process group, as under bwrap: reading the
+// terminal works (a background group would be stopped by SIGTTIN), and ^C
+// reaches it once, from the terminal (zbox does not relay it a second
+// time). With both start paths.
+func TestBwrapModeTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux for a pty")
+	}
+	p := bwrapPeers(t)
+	run := func(t *testing.T, env []string, bin, input string, script string) result {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		line := bin + " --ro-bind / / --dev /dev --unshare-pid sh -c '" + script + "'"
+		cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
+		cmd.Env = append(os.Environ(), env...)
+		// An *os.File, so that Wait does not wait for stdin's end.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pw.Close()
+		cmd.Stdin = pr
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		go func() {
+			// Type after the sandbox has started: ^C (\x03) before the
+			// command set its trap would end it.
+			time.Sleep(500 * time.Millisecond)
+			io.WriteString(pw, input)
+		}()
+		err = cmd.Wait()
+		code, _ := exitCode(err)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: hung (stopped by SIGTTIN?)\n%s", bin, out.String())
+		}
+		return result{Code: code, Stdout: strings.ReplaceAll(out.String(), "\r", "")}
+	}
+	for _, mode := range []string{"direct", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			env := []string{"ZBOX_INIT=" + mode}
+			ref := run(t, nil, p.ref, "hello\n", `read x; echo got-$x`)
+			zb := run(t, env, p.zb, "hello\n", `read x; echo got-$x`)
+			if !strings.Contains(ref.Stdout, "got-hello") || !strings.Contains(zb.Stdout, "got-hello") {
+				t.Fatalf("reading the terminal:\nbwrap:\n%s\nzbox:\n%s", ref.Stdout, zb.Stdout)
+			}
+			zb = run(t, env, p.zb, "\x03", `trap "echo got-INT" INT; sleep 1; echo done`)
+			if n := strings.Count(zb.Stdout, "got-INT"); n != 1 || !strings.Contains(zb.Stdout, "done") {
+				t.Fatalf("^C reached the command %d times (want 1, then it goes on):\n%s", n, zb.Stdout)
 			}
 		})
 	}

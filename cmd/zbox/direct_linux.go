@@ -104,7 +104,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		return res, "", startError(serr), true
 	}
 	init := &initHandle{pid: pid}
-	relay.to(pid)
+	relay.to(pid, !plan.NewSession)
 	defer relay.finish()
 	timedOut, stopTimer := init.killAfter(opt.Timeout)
 	defer stopTimer()
@@ -185,6 +185,15 @@ func readFull(fd int, b []byte) (int, error) {
 	return n, nil
 }
 
+// ttySignal reports whether a terminal sends sig to its foreground
+// process group by itself (^C, ^\, a window resize). A sandbox without a
+// new session stays in zbox's process group, the terminal's foreground
+// one, so the command gets these straight from the terminal, as under
+// bwrap; relaying them too would deliver them twice.
+func ttySignal(sig os.Signal) bool {
+	return sig == syscall.SIGINT || sig == syscall.SIGQUIT || sig == syscall.SIGWINCH
+}
+
 // relayedSignals are passed on to the sandbox (its pid 1 hands them to
 // the command).
 var relayedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
@@ -205,6 +214,9 @@ type sigRelay struct {
 	mu    sync.Mutex
 	pid   int
 	state relayState
+	// sameGroup: the sandbox shares zbox's process group (no new
+	// session), so terminal signals reach the command directly.
+	sameGroup bool
 }
 
 type relayState int
@@ -236,10 +248,13 @@ func (r *sigRelay) loop() {
 	for s := range r.ch {
 		sig := s.(syscall.Signal)
 		r.mu.Lock()
-		state, pid := r.state, r.pid
+		state, pid, same := r.state, r.pid, r.sameGroup
 		r.mu.Unlock()
 		switch state {
 		case relayActive:
+			if same && ttySignal(sig) {
+				continue
+			}
 			_ = unix.Kill(pid, sig)
 		case relayWaiting:
 			if sig != syscall.SIGWINCH {
@@ -256,8 +271,12 @@ func (r *sigRelay) set(state relayState, pid int) {
 	r.mu.Unlock()
 }
 
-func (r *sigRelay) to(pid int) { r.set(relayActive, pid) }
-func (r *sigRelay) finish()    { r.set(relayFinished, 0) }
+func (r *sigRelay) to(pid int, sameGroup bool) {
+	r.mu.Lock()
+	r.state, r.pid, r.sameGroup = relayActive, pid, sameGroup
+	r.mu.Unlock()
+}
+func (r *sigRelay) finish() { r.set(relayFinished, 0) }
 
 // releaseSignalRelay hands signal handling to another handler (the
 // general init's path), if the relay was started.

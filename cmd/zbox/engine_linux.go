@@ -151,6 +151,9 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 
 	go func() {
 		for s := range sigs {
+			if !plan.NewSession && ttySignal(s) {
+				continue // the command got it from the terminal
+			}
 			_ = unix.Kill(pid, s.(syscall.Signal))
 		}
 	}()
@@ -243,9 +246,13 @@ func sysProcAttr(plan *policy.Plan) (*syscall.SysProcAttr, error) {
 	flags := direct.CloneFlags(ns)
 	attr := &syscall.SysProcAttr{
 		Cloneflags: flags,
-		// Own process group: a terminal's ^C reaches only us, and we
-		// forward it once (otherwise the init would get it too).
-		Setpgid: true,
+		// With a new session for the command: an own process group, so
+		// that a terminal's ^C reaches only us, and we forward it once.
+		// Without one (bwrap's default) the sandbox stays in our
+		// group, the terminal's foreground one, so that the command can
+		// read the terminal (a background group gets SIGTTIN), and gets
+		// ^C from it directly.
+		Setpgid: plan.NewSession,
 	}
 	if plan.DieWithParent {
 		// The init ends the sandbox when we die, even by SIGKILL: it gets

@@ -327,7 +327,9 @@ func (in *initProc) reap(target int, sigs chan os.Signal, done chan struct{}) in
 			}
 			return status
 		}
-		if status < 0 {
+		if status < 0 && (in.plan.NewSession || !ttySignal(sig)) {
+			// (Without a new session the command shares our process
+			// group and gets terminal signals directly.)
 			_ = unix.Kill(target, sig.(syscall.Signal))
 		}
 	}
