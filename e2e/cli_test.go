@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -858,4 +859,67 @@ func TestCLIEngineBwrap(t *testing.T) {
 	mustExit(t, r, 0)
 	mustNotContain(t, r, "SECRET")
 	mustContain(t, r, "wrote")
+}
+
+// TestCLINoNewSession: --no-new-session keeps the command in the
+// terminal's foreground process group (it can read the terminal, on a pty
+// made by script(1)), and the filter still refuses TIOCSTI, which would
+// let it type into the caller's shell.
+func TestCLINoNewSession(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) from util-linux for a pty")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3 for the TIOCSTI probe")
+	}
+	probe := `read x; echo got-$x; python3 -c "
+import fcntl, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b'x'); print('TIOCSTI ok')
+except OSError as e:
+    print('TIOCSTI', e.errno)
+"`
+	// A file: the probe's quotes would not survive two shells.
+	f := filepath.Join(hostDir(t), "probe.sh")
+	writeFile(t, f, probe+"\n")
+	os.Chmod(filepath.Dir(f), 0o755)
+	os.Chmod(f, 0o644)
+	for _, mode := range []string{"direct", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			line := zboxBin + " --no-new-session -- sh " + f
+			cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
+			cmd.Env = append(os.Environ(), "ZBOX_INIT="+mode)
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pw.Close()
+			cmd.Stdin = pr
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			go func() {
+				time.Sleep(500 * time.Millisecond)
+				io.WriteString(pw, "hello\n")
+			}()
+			cmd.Wait()
+			got := strings.ReplaceAll(out.String(), "\r", "")
+			if ctx.Err() != nil {
+				t.Fatalf("hung (the command is not in the foreground group?)\n%s", got)
+			}
+			if !strings.Contains(got, "got-hello") {
+				t.Fatalf("the command could not read the terminal:\n%s", got)
+			}
+			if !strings.Contains(got, "TIOCSTI 1\n") { // EPERM
+				t.Fatalf("TIOCSTI was not refused with EPERM:\n%s", got)
+			}
+		})
+	}
+	r := zbox(t, "explain", "--no-new-session", "--", "true")
+	mustContain(t, r, "input injection (TIOCSTI, TIOCLINUX) denied")
 }

@@ -45,7 +45,7 @@ var arches = map[string]archInfo{
 		audit:  auditArchX86_64,
 		x32:    true,
 		nums: map[string]int{
-			"socket": 41, "connect": 42, "accept": 43, "sendto": 44,
+			"ioctl": 16, "socket": 41, "connect": 42, "accept": 43, "sendto": 44,
 			"shutdown": 48, "bind": 49, "listen": 50, "getsockname": 51,
 			"getpeername": 52, "socketpair": 53, "setsockopt": 54,
 			"getsockopt": 55, "ptrace": 101, "accept4": 288, "recvmmsg": 299,
@@ -57,7 +57,7 @@ var arches = map[string]archInfo{
 		goarch: "arm64",
 		audit:  auditArchAArch64,
 		nums: map[string]int{
-			"ptrace": 117, "socket": 198, "socketpair": 199, "bind": 200,
+			"ioctl": 29, "ptrace": 117, "socket": 198, "socketpair": 199, "bind": 200,
 			"listen": 201, "accept": 202, "connect": 203, "getsockname": 204,
 			"getpeername": 205, "sendto": 206, "setsockopt": 208,
 			"getsockopt": 209, "shutdown": 210, "accept4": 242, "recvmmsg": 243,

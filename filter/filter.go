@@ -74,6 +74,12 @@ const (
 	sockTypeMask = 0xf // SOCK_TYPE_MASK
 )
 
+// Terminal ioctls (asm-generic/ioctls.h; the same on amd64 and arm64).
+const (
+	tiocsti   = 0x5412 // TIOCSTI: push a byte into the terminal's input queue
+	tioclinux = 0x541C // TIOCLINUX: virtual console requests, paste included
+)
+
 type ruleKind int
 
 const (
@@ -103,6 +109,11 @@ const (
 	// filter has that hole. socketpair(AF_UNIX, SOCK_DGRAM) stays allowed:
 	// its ends can only talk to each other.
 	denyUnlessUnixNonDgram
+	// denyIfArg1Low32In: the syscall is denied when the low 32 bits of
+	// arg1 equal one of vals (ioctl's request number: the kernel takes
+	// an unsigned int, so only the low half counts, as for
+	// denyIfArg0Low32Is).
+	denyIfArg1Low32In
 )
 
 type rule struct {
@@ -135,6 +146,9 @@ func rulesFor(spec policy.FilterSpec) ([]rule, error) {
 	deny(alwaysDenied...)
 	if spec.DenyProcessVM {
 		deny(processVM...)
+	}
+	if spec.DenyTerminalInjection {
+		rules = append(rules, rule{name: "ioctl", kind: denyIfArg1Low32In, vals: []uint32{tiocsti, tioclinux}})
 	}
 	switch spec.Network {
 	case policy.SeccompNone:
@@ -287,6 +301,16 @@ func assemblePolicy(ai archInfo, rules []rule) ([]Insn, error) {
 			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
 			a.stmt(bpfALU|bpfAND|bpfK, sockTypeMask)
 			a.jump(bpfJMP|bpfJEQ|bpfK, sockDgram, deny, allow)
+		case denyIfArg1Low32In:
+			a.bind(bodies[i])
+			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
+			for j, v := range r.vals {
+				jf := next
+				if j == len(r.vals)-1 {
+					jf = allow
+				}
+				a.jump(bpfJMP|bpfJEQ|bpfK, v, deny, jf)
+			}
 		case denyIfArg0Low32Is:
 			if len(r.vals) != 1 {
 				return nil, fmt.Errorf("filter: internal error: rule for %s needs exactly one value", r.name)
@@ -337,6 +361,9 @@ func Describe(spec policy.FilterSpec) string {
 		net = fmt.Sprintf("invalid network mode %q (the sandbox will refuse to start)", spec.Network)
 	}
 	s := "seccomp: no_new_privs; foreign ABIs (i386/x32, AArch32) killed; EPERM for " + strings.Join(denied, ",") + "; " + net
+	if spec.DenyTerminalInjection {
+		s += "; ioctl TIOCSTI/TIOCLINUX denied (terminal input injection)"
+	}
 	if extra != "" {
 		s += "; + " + extra
 	}

@@ -598,7 +598,7 @@ func TestGoldenMatchesHostSyscalls(t *testing.T) {
 		t.Skipf("no golden table for %s", runtime.GOARCH)
 	}
 	sys := map[string]uintptr{
-		"read": unix.SYS_READ, "getpid": unix.SYS_GETPID, "getppid": unix.SYS_GETPPID,
+		"read": unix.SYS_READ, "ioctl": unix.SYS_IOCTL, "getpid": unix.SYS_GETPID, "getppid": unix.SYS_GETPPID,
 		"socket": unix.SYS_SOCKET, "connect": unix.SYS_CONNECT, "accept": unix.SYS_ACCEPT,
 		"sendto": unix.SYS_SENDTO, "recvfrom": unix.SYS_RECVFROM, "sendmsg": unix.SYS_SENDMSG,
 		"recvmsg": unix.SYS_RECVMSG, "shutdown": unix.SYS_SHUTDOWN, "bind": unix.SYS_BIND,

@@ -149,7 +149,7 @@ func run(prog []Insn, d seccompData) (uint32, error) {
 
 var golden = map[string]map[string]uint32{
 	"amd64": {
-		"read": 0, "getpid": 39, "getppid": 110, "socket": 41, "connect": 42, "accept": 43,
+		"read": 0, "ioctl": 16, "getpid": 39, "getppid": 110, "socket": 41, "connect": 42, "accept": 43,
 		"sendto": 44, "recvfrom": 45, "sendmsg": 46, "recvmsg": 47, "shutdown": 48,
 		"bind": 49, "listen": 50, "getsockname": 51, "getpeername": 52, "socketpair": 53,
 		"setsockopt": 54, "getsockopt": 55, "ptrace": 101, "prctl": 157, "accept4": 288,
@@ -157,7 +157,7 @@ var golden = map[string]map[string]uint32{
 		"seccomp": 317, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
 	},
 	"arm64": {
-		"read": 63, "getpid": 172, "getppid": 173, "socket": 198, "socketpair": 199, "bind": 200,
+		"read": 63, "ioctl": 29, "getpid": 172, "getppid": 173, "socket": 198, "socketpair": 199, "bind": 200,
 		"listen": 201, "accept": 202, "connect": 203, "getsockname": 204, "getpeername": 205,
 		"sendto": 206, "recvfrom": 207, "setsockopt": 208, "getsockopt": 209, "shutdown": 210,
 		"sendmsg": 211, "recvmsg": 212, "ptrace": 117, "prctl": 167, "accept4": 242,
@@ -229,6 +229,11 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 		return deny
 	case "process_vm_readv", "process_vm_writev":
 		if spec.DenyProcessVM {
+			return deny
+		}
+	case "ioctl":
+		// The request number is an unsigned int: only the low half.
+		if spec.DenyTerminalInjection && (uint32(d.args[1]) == 0x5412 || uint32(d.args[1]) == 0x541C) {
 			return deny
 		}
 	}
@@ -457,8 +462,9 @@ func TestProgramsMatchModel(t *testing.T) {
 		0x80000000, 0x80000000|41, 0xbfffffff, 0xc0000000, 0xffffffff)
 	for _, goarch := range []string{"amd64", "arm64"} {
 		for _, mode := range allModes {
-			for _, vm := range []bool{false, true} {
-				spec := policy.FilterSpec{Enabled: true, Network: mode, DenyProcessVM: vm}
+			for _, variant := range []int{0, 1, 2} {
+				vm, tty := variant >= 1, variant == 2
+				spec := policy.FilterSpec{Enabled: true, Network: mode, DenyProcessVM: vm, DenyTerminalInjection: tty}
 				p := mustBuild(t, spec, goarch)
 				if len(p.Insns) > 100 {
 					t.Errorf("%s/%s: %d instructions, expected a short program", goarch, mode, len(p.Insns))
@@ -466,8 +472,11 @@ func TestProgramsMatchModel(t *testing.T) {
 				bad := 0
 				for _, audit := range foreignAudits(goarch) {
 					for _, nr := range nrs {
-						for _, a0 := range interestingArg0 {
-							d := seccompData{nr: nr, arch: audit, args: [6]uint64{a0, 1, 2, 3, 4, 5}}
+						for k, a0 := range interestingArg0 {
+							// arg1 walks the terminal ioctls too (with
+							// upper bits that the kernel ignores).
+							a1 := []uint64{1, 0x5412, 0x541C, 0x5412 | 1<<32, 0x5413, 0xffffffff00005412}[k%6]
+							d := seccompData{nr: nr, arch: audit, args: [6]uint64{a0, a1, 2, 3, 4, 5}}
 							got, err := run(p.Insns, d)
 							if err != nil {
 								t.Fatalf("%s/%s: %v", goarch, mode, err)

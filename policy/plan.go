@@ -129,6 +129,11 @@ type FilterSpec struct {
 	Network SeccompMode `json:"network,omitempty"`
 	// DenyProcessVM also denies process_vm_readv/writev (helper v0.128+).
 	DenyProcessVM bool `json:"deny_process_vm,omitempty"`
+	// DenyTerminalInjection denies the ioctls that push input into a
+	// terminal (TIOCSTI) or paste into a virtual console (TIOCLINUX):
+	// with them, a command that shares the caller's terminal could type
+	// commands into the caller's shell.
+	DenyTerminalInjection bool `json:"deny_terminal_injection,omitempty"`
 	// Programs are extra raw BPF programs (bwrap --seccomp/--add-seccomp-fd),
 	// installed after zbox's own filter.
 	Programs [][]byte `json:"programs,omitempty"`

@@ -44,15 +44,16 @@ type policyFlags struct {
 	AllowEnv optList  `name:"allow-env" group:"Environment" help:"Pass these variables through as well ('--allow-env=KEYS', 'AWS_*' patterns). Bare: inherit the whole environment."`
 	DenyEnv  []string `name:"deny-env" sep:"none" group:"Environment" placeholder:"KEYS" help:"Never pass these variables (comma list, 'K_*' patterns)."`
 
-	Cwd     string   `name:"cwd" short:"C" placeholder:"DIR" group:"Sandbox" help:"Run as if zbox was started in DIR: the command's working directory, the base of relative paths and of $CWD in profiles."`
-	Policy  string   `name:"policy" placeholder:"FILE" group:"Sandbox" help:"Start from a helper-format JSON policy (a file-system policy, a legacy sandbox policy, or {\"sandbox_policy\":..,\"file_system_sandbox_policy\":..,\"network_sandbox_policy\":..})."`
-	Profile []string `name:"profile" sep:"none" placeholder:"NAME" group:"Sandbox" help:"Apply profiles (comma list, repeatable; default: 'default'). See 'zbox profile list'."`
-	NoProc  bool     `name:"no-proc" group:"Sandbox" help:"No /proc in the sandbox (an empty directory) instead of a fresh one."`
-	Engine  string   `name:"engine" placeholder:"native|bwrap|auto" group:"Sandbox" help:"Engine: native (namespaces), bwrap (the system bwrap), auto (native; Landlock-only with a warning where user namespaces are unavailable). Default: auto."`
-	Strict  bool     `name:"strict" group:"Sandbox" help:"Fail instead of falling back to a weaker sandbox."`
-	Timeout string   `name:"timeout" placeholder:"DURATION" group:"Limits" help:"Kill the whole sandbox after DURATION (e.g. 30s, 5m) and exit 124."`
-	Limit   []string `name:"limit" sep:"none" placeholder:"RES=N" group:"Limits" help:"Resource limits, comma list: memory=512M (address space per process), processes=100, files=1024 (open files), cpu=30s (CPU time per process)."`
-	Debug   bool     `name:"debug" group:"Sandbox" help:"Log each setup step and its duration on stderr."`
+	Cwd          string   `name:"cwd" short:"C" placeholder:"DIR" group:"Sandbox" help:"Run as if zbox was started in DIR: the command's working directory, the base of relative paths and of $CWD in profiles."`
+	Policy       string   `name:"policy" placeholder:"FILE" group:"Sandbox" help:"Start from a helper-format JSON policy (a file-system policy, a legacy sandbox policy, or {\"sandbox_policy\":..,\"file_system_sandbox_policy\":..,\"network_sandbox_policy\":..})."`
+	Profile      []string `name:"profile" sep:"none" placeholder:"NAME" group:"Sandbox" help:"Apply profiles (comma list, repeatable; default: 'default'). See 'zbox profile list'."`
+	NoProc       bool     `name:"no-proc" group:"Sandbox" help:"No /proc in the sandbox (an empty directory) instead of a fresh one."`
+	NoNewSession bool     `name:"no-new-session" group:"Sandbox" help:"Keep the command in your terminal's session and foreground process group (job control, interactive programs) instead of a new session; terminal input injection (TIOCSTI, TIOCLINUX) stays denied by the filter."`
+	Engine       string   `name:"engine" placeholder:"native|bwrap|auto" group:"Sandbox" help:"Engine: native (namespaces), bwrap (the system bwrap), auto (native; Landlock-only with a warning where user namespaces are unavailable). Default: auto."`
+	Strict       bool     `name:"strict" group:"Sandbox" help:"Fail instead of falling back to a weaker sandbox."`
+	Timeout      string   `name:"timeout" placeholder:"DURATION" group:"Limits" help:"Kill the whole sandbox after DURATION (e.g. 30s, 5m) and exit 124."`
+	Limit        []string `name:"limit" sep:"none" placeholder:"RES=N" group:"Limits" help:"Resource limits, comma list: memory=512M (address space per process), processes=100, files=1024 (open files), cpu=30s (CPU time per process)."`
+	Debug        bool     `name:"debug" group:"Sandbox" help:"Log each setup step and its duration on stderr."`
 }
 
 type runCmd struct {

@@ -161,6 +161,11 @@ func buildSpec(s settings, command []string, h hostInfo) (*sandboxSpec, error) {
 			plan.Mounts[i].Fallback = policy.ProcBindHost
 		}
 	}
+	// zbox's filter always refuses terminal input injection, and a new
+	// session (setsid) takes the terminal away altogether unless the
+	// user keeps it for job control (--no-new-session).
+	plan.NewSession = !s.NoNewSession
+	plan.Filter.DenyTerminalInjection = plan.Filter.Enabled
 	plan.Mounts = freshDevOverWritableRoot(plan.Mounts)
 	plan.Mounts = reexposeReadable(plan.Mounts, fsPol, s)
 	if s.NoProc && len(plan.Mounts) > 0 && plan.Mounts[0].Dest == "/" && plan.Mounts[0].Kind != policy.OpTmpfs {

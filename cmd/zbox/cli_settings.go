@@ -65,6 +65,7 @@ type layer struct {
 
 	Cwd, Policy, Engine, Timeout *item
 	NoProc, Strict, Debug        *bool
+	NoNewSession                 *bool
 }
 
 // settings are the resolved, merged settings of one sandbox.
@@ -93,8 +94,10 @@ type settings struct {
 	CwdGiven bool   `json:"cwd_given"`
 	Policy   string `json:"policy,omitempty"`
 	NoProc   bool   `json:"no_proc"`
-	Engine   string `json:"engine"`
-	Strict   bool   `json:"strict"`
+	// NoNewSession keeps the command in the caller's session.
+	NoNewSession bool   `json:"no_new_session,omitempty"`
+	Engine       string `json:"engine"`
+	Strict       bool   `json:"strict"`
 	// Timeout is 0 for none.
 	Timeout time.Duration `json:"timeout"`
 	Limits  policy.Limits `json:"limits"`
@@ -196,6 +199,7 @@ func cliLayer(f *policyFlags) (layer, error) {
 		return &v
 	}
 	l.NoProc, l.Strict, l.Debug = b(f.NoProc), b(f.Strict), b(f.Debug)
+	l.NoNewSession = b(f.NoNewSession)
 	return l, nil
 }
 
@@ -273,6 +277,9 @@ func resolveSettings(layers []layer, h hostInfo) (settings, error) {
 		}
 		if l.NoProc != nil {
 			s.NoProc = *l.NoProc
+		}
+		if l.NoNewSession != nil {
+			s.NoNewSession = *l.NoNewSession
 		}
 		if l.Strict != nil {
 			s.Strict = *l.Strict

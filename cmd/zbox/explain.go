@@ -254,6 +254,8 @@ func planSteps(p *policy.Plan, s settings) []string {
 	}
 	if p.NewSession {
 		out = append(out, "new session (setsid): no access to your terminal's input queue")
+	} else if p.Filter.DenyTerminalInjection {
+		out = append(out, "your terminal's session and foreground process group (--no-new-session): job control works; input injection (TIOCSTI, TIOCLINUX) denied")
 	}
 	if p.DieWithParent {
 		out = append(out, "dies with zbox (even on SIGKILL)")

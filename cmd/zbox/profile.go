@@ -219,7 +219,7 @@ var profileKeys = []string{
 	"$schema", "description", "use",
 	"allow-read", "deny-read", "allow-write", "deny-write",
 	"allow-net", "deny-net", "env", "allow-env", "deny-env",
-	"cwd", "policy", "no-proc", "engine", "strict", "timeout", "limit", "debug",
+	"cwd", "policy", "no-proc", "no-new-session", "engine", "strict", "timeout", "limit", "debug",
 }
 
 // decodeProfile parses a profile strictly: unknown fields, wrong types
@@ -299,6 +299,8 @@ func decodeProfile(p profileFile) (decodedProfile, error) {
 			l.Timeout, err = jsonStrOrNum(raw, fo)
 		case "no-proc":
 			l.NoProc, err = jsonBool(raw)
+		case "no-new-session":
+			l.NoNewSession, err = jsonBool(raw)
 		case "strict":
 			l.Strict, err = jsonBool(raw)
 		case "debug":
