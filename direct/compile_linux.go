@@ -910,7 +910,20 @@ func (c *compiler) dev(op *policy.MountOp) error {
 	b.sys(unix.SYS_MKDIRAT, at, pts, 0o755)
 	devpts := c.p.cstr("devpts")
 	b.sys(unix.SYS_MOUNT, devpts, pts, devpts, unix.MS_NOSUID|unix.MS_NOEXEC, c.p.cstr(mountns.DevptsData))
-	c.pushLayer(layer{dest: d, kind: lSealed})
+	// Later ops may use this tmpfs (bwrap's --mqueue /dev/mqueue,
+	// --tmpfs /dev/shm): it is ours, with what was just made in it. A
+	// missing host node (skipped above) shows up as a failed mount at
+	// run time, and then the general init takes over.
+	c.pushLayer(layer{dest: d, kind: lScratch})
+	for _, n := range mountns.DevNodes {
+		c.created[filepath.Join(d, n)] = c.entry(eFile, "")
+	}
+	for _, l := range mountns.DevLinks {
+		c.created[filepath.Join(d, l[1])] = c.entry(eLink, l[0])
+	}
+	c.created[filepath.Join(d, "shm")] = c.entry(eDir, "")
+	c.created[filepath.Join(d, "pts")] = c.entry(eDir, "")
+	c.pushLayer(layer{dest: filepath.Join(d, "pts"), kind: lSealed})
 	return nil
 }
 

@@ -104,7 +104,10 @@ func TestDirectMatchesGeneralInit(t *testing.T) {
 		policy.MountOp{Kind: policy.OpSymlink, Source: "a/b", Dest: tm + "/link"},
 		policy.MountOp{Kind: policy.OpFile, Dest: tm + "/c/file", Data: []byte("data\n"), Perms: policy.Uint32(0o640)},
 		policy.MountOp{Kind: policy.OpChmod, Dest: tm + "/a", Perms: policy.Uint32(0o711)},
-		policy.MountOp{Kind: policy.OpMqueue, Dest: tm + "/mq"})
+		policy.MountOp{Kind: policy.OpMqueue, Dest: tm + "/mq"},
+		// On the fresh /dev, as flatpak-style bwrap lines do.
+		policy.MountOp{Kind: policy.OpTmpfs, Dest: "/dev/shm", Perms: policy.Uint32(0o1777)},
+		policy.MountOp{Kind: policy.OpMqueue, Dest: "/dev/mqueue"})
 	p.Command = []string{"/bin/sh", "-c", "ls -lan " + tm + " " + tm + "/a " + tm + "/c | sed 's/ [A-Z][a-z][a-z] .* / /'; cat " + tm + "/c/file;" + fingerprint}
 	plans["bwrap-ops"] = p
 
