@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -878,36 +875,7 @@ func TestBwrapModeTerminal(t *testing.T) {
 	p := bwrapPeers(t)
 	run := func(t *testing.T, env []string, bin, input string, script string) result {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		line := bin + " --ro-bind / / --dev /dev --unshare-pid sh -c '" + script + "'"
-		cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
-		cmd.Env = append(os.Environ(), env...)
-		// An *os.File, so that Wait does not wait for stdin's end.
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pw.Close()
-		cmd.Stdin = pr
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		pr.Close()
-		go func() {
-			// Type after the sandbox has started: ^C (\x03) before the
-			// command set its trap would end it.
-			time.Sleep(500 * time.Millisecond)
-			io.WriteString(pw, input)
-		}()
-		err = cmd.Wait()
-		code, _ := exitCode(err)
-		if ctx.Err() != nil {
-			t.Fatalf("%s: hung (stopped by SIGTTIN?)\n%s", bin, out.String())
-		}
-		return result{Code: code, Stdout: strings.ReplaceAll(out.String(), "\r", "")}
+		return onPTY(t, bin+" --ro-bind / / --dev /dev --unshare-pid sh -c '"+script+"'", env, input)
 	}
 	for _, mode := range []string{"direct", "go"} {
 		t.Run(mode, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -72,23 +71,10 @@ func init() {
 // clone3 passes its flags in memory, where a filter cannot look, so it
 // is refused entirely with ENOSYS; libc and Go then fall back to clone.
 func noUsernsFilter() (filter.Program, error) {
-	var audit uint32
-	switch runtime.GOARCH {
-	case "amd64":
-		audit = unix.AUDIT_ARCH_X86_64
-	case "arm64":
-		audit = unix.AUDIT_ARCH_AARCH64
-	default:
-		return filter.Program{}, fmt.Errorf("no audit arch for %s", runtime.GOARCH)
+	audit, err := launcherAudit()
+	if err != nil {
+		return filter.Program{}, err
 	}
-	const (
-		ldAbs  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq    = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jset   = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
-		ret    = unix.BPF_RET | unix.BPF_K
-		allow  = unix.SECCOMP_RET_ALLOW
-		errnoR = unix.SECCOMP_RET_ERRNO
-	)
 	insns := []filter.Insn{
 		0:  {Code: ldAbs, K: 4}, // arch
 		1:  {Code: jeq, K: audit, Jt: 0, Jf: 7},
@@ -96,32 +82,41 @@ func noUsernsFilter() (filter.Program, error) {
 		3:  {Code: jeq, K: unix.SYS_CLONE3, Jt: 6, Jf: 0},
 		4:  {Code: jeq, K: unix.SYS_CLONE, Jt: 2, Jf: 0},
 		5:  {Code: jeq, K: unix.SYS_UNSHARE, Jt: 1, Jf: 0},
-		6:  {Code: ret, K: allow},
+		6:  {Code: ret, K: unix.SECCOMP_RET_ALLOW},
 		7:  {Code: ldAbs, K: 16}, // args[0], low half: the flags
 		8:  {Code: jset, K: unix.CLONE_NEWUSER, Jt: 2, Jf: 0},
-		9:  {Code: ret, K: allow},
-		10: {Code: ret, K: errnoR | uint32(unix.ENOSYS)},
-		11: {Code: ret, K: errnoR | uint32(unix.EPERM)},
+		9:  {Code: ret, K: unix.SECCOMP_RET_ALLOW},
+		10: {Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		11: {Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
 	}
 	return filter.Program{Name: "e2e-no-userns", Arch: runtime.GOARCH, Insns: insns}, nil
 }
 
-// noMountAPIFilter refuses open_tree and move_mount with EPERM.
-func noMountAPIFilter() (filter.Program, error) {
-	var audit uint32
+// The launchers' filters, in classic BPF.
+const (
+	ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	jset  = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+	ret   = unix.BPF_RET | unix.BPF_K
+)
+
+// launcherAudit is the native AUDIT_ARCH the launchers' filters check.
+func launcherAudit() (uint32, error) {
 	switch runtime.GOARCH {
 	case "amd64":
-		audit = unix.AUDIT_ARCH_X86_64
+		return unix.AUDIT_ARCH_X86_64, nil
 	case "arm64":
-		audit = unix.AUDIT_ARCH_AARCH64
-	default:
-		return filter.Program{}, fmt.Errorf("no audit arch for %s", runtime.GOARCH)
+		return unix.AUDIT_ARCH_AARCH64, nil
 	}
-	const (
-		ldAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		ret   = unix.BPF_RET | unix.BPF_K
-	)
+	return 0, fmt.Errorf("no audit arch for %s", runtime.GOARCH)
+}
+
+// noMountAPIFilter refuses open_tree and move_mount with EPERM.
+func noMountAPIFilter() (filter.Program, error) {
+	audit, err := launcherAudit()
+	if err != nil {
+		return filter.Program{}, err
+	}
 	insns := []filter.Insn{
 		0: {Code: ldAbs, K: 4}, // arch
 		1: {Code: jeq, K: audit, Jt: 0, Jf: 4},
@@ -886,32 +881,7 @@ except OSError as e:
 	os.Chmod(f, 0o644)
 	for _, mode := range []string{"direct", "go"} {
 		t.Run(mode, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			line := zboxBin + " --no-new-session -- sh " + f
-			cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
-			cmd.Env = append(os.Environ(), "ZBOX_INIT="+mode)
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pw.Close()
-			cmd.Stdin = pr
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pr.Close()
-			go func() {
-				time.Sleep(500 * time.Millisecond)
-				io.WriteString(pw, "hello\n")
-			}()
-			cmd.Wait()
-			got := strings.ReplaceAll(out.String(), "\r", "")
-			if ctx.Err() != nil {
-				t.Fatalf("hung (the command is not in the foreground group?)\n%s", got)
-			}
+			got := onPTY(t, zboxBin+" --no-new-session -- sh "+f, []string{"ZBOX_INIT=" + mode}, "hello\n").Stdout
 			if !strings.Contains(got, "got-hello") {
 				t.Fatalf("the command could not read the terminal:\n%s", got)
 			}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,4 +242,40 @@ func checkDiesWithParent(t *testing.T, bins []string, what string, script func(b
 			t.Errorf("%s: %s", bin, what)
 		}
 	}
+}
+
+// onPTY runs the shell command line on a pseudo-terminal made by
+// script(1), types input half a second in (after the sandbox has started:
+// a ^C before the command set its trap would end it), and returns what
+// the terminal showed (carriage returns removed). It fails the test if
+// the command hangs, as one stopped by SIGTTIN would.
+func onPTY(t *testing.T, line string, env []string, input string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
+	cmd.Env = append(os.Environ(), env...)
+	// An *os.File, so that Wait does not wait for stdin's end.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	cmd.Stdin = pr
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		io.WriteString(pw, input)
+	}()
+	err = cmd.Wait()
+	code, _ := exitCode(err)
+	if ctx.Err() != nil {
+		t.Fatalf("%s: hung (stopped by SIGTTIN?)\n%s", line, out.String())
+	}
+	return result{Code: code, Stdout: strings.ReplaceAll(out.String(), "\r", "")}
 }
