@@ -80,11 +80,19 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		}
 		statusR, host.StatusW, host.KeepReaping = sp[0], sp[1], true
 		defer unix.Close(statusR)
-		defer unix.Close(sp[1]) // closed after Start too; EBADF then
+	}
+	// Our copies of the write ends go right after Start (or now, if
+	// there is no Start): only the child may hold them then. Exactly
+	// once: a second close could hit an fd another goroutine got since.
+	closeWriteEnds := func() {
+		unix.Close(errW)
+		if host.StatusW >= 0 {
+			unix.Close(host.StatusW)
+		}
 	}
 	prog, flags, cerr := direct.Compile(plan, host)
 	if cerr != nil {
-		unix.Close(errW)
+		closeWriteEnds()
 		return res, cerr.Error(), nil, false
 	}
 
@@ -96,10 +104,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	pid, serr := direct.Start(prog, flags, errW)
-	unix.Close(errW)
-	if host.StatusW >= 0 {
-		unix.Close(host.StatusW)
-	}
+	closeWriteEnds()
 	if serr != nil {
 		return res, "", startError(serr), true
 	}
