@@ -113,6 +113,9 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 	if err := c.compile(); err != nil {
 		return nil, 0, err
 	}
+	// Sealing copies the steps into the arena too: under the recover
+	// above, so that a program too big for it is just not eligible.
+	p.seal(h.ErrW)
 	return p, cloneFlags(plan.Namespaces), nil
 }
 

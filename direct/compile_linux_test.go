@@ -264,3 +264,22 @@ func cstring(_ *Prog, p uintptr) string {
 	}
 	return "?"
 }
+
+// TestCompileTooBigForArena: a program that does not fit the arena (here
+// a 5 MiB environment, kept once per cwd candidate) is not eligible; it
+// does not crash.
+func TestCompileTooBigForArena(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("the kernel lacks mount_setattr (Linux 5.12+)")
+	}
+	h := testHost()
+	h.Env = append(h.Env, "BIG="+strings.Repeat("x", 5<<20))
+	_, _, err := Compile(defaultPlan(), h)
+	if err == nil || !strings.Contains(err.Error(), "arena") {
+		t.Fatalf("got %v, want the arena refusal", err)
+	}
+	// The arena is reset for the next program.
+	if _, _, err := Compile(defaultPlan(), testHost()); err != nil {
+		t.Fatal(err)
+	}
+}

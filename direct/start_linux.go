@@ -24,17 +24,17 @@ func runtimeBeforeFork()
 //go:linkname runtimeAfterFork syscall.runtime_AfterFork
 func runtimeAfterFork()
 
-// Start forks the sandbox's pid 1 with the given clone flags (namespace
-// flags; SIGCHLD is added) and returns its pid. The child reports a
-// failure by writing a record on errFD, which must be the write end of a
-// close-on-exec pipe that the caller closes right after Start and reads
-// to EOF (ReadFailure).
+// Start forks the sandbox's pid 1 for the program Compile sealed, with
+// the given clone flags (namespace flags; SIGCHLD is added), and returns
+// its pid. The child writes its records on Host.ErrW, which must be the
+// write end of a close-on-exec pipe that the caller closes right after
+// Start and reads to EOF (ReadRecords). The arena holds one program at a
+// time: Start the last one compiled.
 //
 // The caller must hold its OS thread locked (runtime.LockOSThread) from
 // before Start until the sandbox is reaped: a parent-death signal is tied
 // to the thread that forked, not to the process (golang/go#27505).
-func Start(p *Prog, flags uintptr, errFD int) (int, error) {
-	p.seal(errFD)
+func Start(p *Prog, flags uintptr) (int, error) {
 	// ForkLock: no other goroutine of ours is between creating an fd and
 	// marking it close-on-exec while we copy the fd table (the child
 	// closes or marks every inherited fd anyway; this is the standard

@@ -103,7 +103,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	// until the sandbox is reaped.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid, serr := direct.Start(prog, flags, errW)
+	pid, serr := direct.Start(prog, flags)
 	closeWriteEnds()
 	if serr != nil {
 		return res, "", startError(serr), true
