@@ -132,8 +132,6 @@ func eligiblePlan(p *policy.Plan) error {
 		return ineligible("--as-pid-1")
 	case p.DisableUserns || p.AssertUsernsDisabled:
 		return ineligible("user namespace limits")
-	case p.Limits != nil:
-		return ineligible("resource limits")
 	case p.Network.Mode == policy.NetProxyOnly:
 		return ineligible("proxy bridges")
 	case ns.Net && p.Network.Mode != policy.NetIsolated:
@@ -1245,6 +1243,22 @@ func (c *compiler) target(envs [][]string) error {
 			continue
 		}
 		b.sys(unix.SYS_RT_SIGACTION, sig, ptr(c.p, dfl), 0, 8).ignore(unix.EINVAL)
+	}
+	// Resource limits as rlimits on the command itself, set just before
+	// execve: address space included, which the general init can only
+	// put on the command after it has started (its own Go runtime would
+	// not live under a small one). Any pids/memory cgroup is the
+	// caller's business (runDirect leaves those sandboxes to the general
+	// init).
+	if l := c.plan.Limits; l != nil {
+		for _, rl := range []struct {
+			res int
+			v   uint64
+		}{{unix.RLIMIT_NPROC, l.Processes}, {unix.RLIMIT_NOFILE, l.OpenFiles}, {unix.RLIMIT_CPU, l.CPUSeconds}, {unix.RLIMIT_AS, l.MemoryBytes}} {
+			if rl.v != 0 {
+				b.sys(unix.SYS_PRLIMIT64, 0, uintptr(rl.res), ptr(c.p, &unix.Rlimit{Cur: rl.v, Max: rl.v}), 0)
+			}
+		}
 	}
 	zero := &[1]uint64{}
 	b.sys(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, ptr(c.p, zero), 0, 8)

@@ -44,7 +44,7 @@ func TestEligiblePlan(t *testing.T) {
 		{"no pid namespace", func(p *policy.Plan) { p.Namespaces.PID = false }, ""},
 		{"no mount namespace", func(p *policy.Plan) { p.Namespaces.Mount = false }, "mount namespace"},
 		{"as pid 1", func(p *policy.Plan) { p.AsPID1 = true }, "as-pid-1"},
-		{"limits", func(p *policy.Plan) { p.Limits = &policy.Limits{Processes: 10} }, "limits"},
+		{"limits (rlimits; a cgroup is the caller's call)", func(p *policy.Plan) { p.Limits = &policy.Limits{Processes: 10, MemoryBytes: 1 << 30} }, ""},
 		{"kept capability", func(p *policy.Plan) { p.Caps.Keep = []int{1} }, ""},
 		{"proxy", func(p *policy.Plan) { p.Network.Mode = policy.NetProxyOnly }, "proxy"},
 		{"landlock fs", func(p *policy.Plan) { p.Landlock.FS = true }, "Landlock"},

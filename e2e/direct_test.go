@@ -322,3 +322,26 @@ func TestDirectWithoutMountAPI(t *testing.T) {
 	mustContain(t, r, "[warn]    direct start")
 	mustContain(t, r, "open_tree")
 }
+
+// TestDirectLimitsBeforeExec: where zbox cannot make a cgroup (an
+// unprivileged caller without a delegated subtree), --limit is rlimits,
+// which the direct start puts on the command before its execve: a
+// program that allocates in its very first instructions is bound too.
+func TestDirectLimitsBeforeExec(t *testing.T) {
+	if isRoot() {
+		t.Skip("root gets a cgroup for --limit, which the general init handles; CI's unprivileged pass runs this")
+	}
+	env := append(cleanEnv(t), "ZBOX_INIT=direct")
+	r := zrun{env: env}.run(t, "--limit=memory=64M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1")
+	if r.Code == 0 || strings.Contains(r.Stderr, "direct start") {
+		t.Fatalf("dd allocated 256M at once under a 64M limit, or the direct start refused:\n%s", r)
+	}
+	mustContain(t, r, "memory exhausted")
+	r = zrun{env: env}.run(t, "--limit=files=32,processes=50", "--", "/bin/sh", "-c", "grep -E '^Max (processes|open files)' /proc/self/limits")
+	mustExit(t, r, 0)
+	for _, re := range []string{`Max processes +50 +50 `, `Max open files +32 +32 `} {
+		if !regexp.MustCompile(re).MatchString(r.Stdout) {
+			t.Fatalf("limits lack %q:\n%s", re, r)
+		}
+	}
+}

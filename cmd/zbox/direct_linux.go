@@ -52,6 +52,16 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
 		return res, "uid 0 without CAP_SETFCAP", nil, false // the general init explains this case
 	}
+	if plan.Limits != nil {
+		// Where zbox can make a pids/memory cgroup for the limits, the
+		// general init runs the sandbox (it also removes the cgroup when
+		// zbox is SIGKILLed). Without one, the limits are rlimits, which
+		// the direct start sets before execve.
+		if cg := newSandboxCgroup(plan.Limits, logf); cg != nil {
+			cg.remove()
+			return res, "limits with a cgroup use the general init", nil, false
+		}
+	}
 	t0 := time.Now()
 	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: -1, LifeW: -1}
 	host.Cwd, _ = os.Getwd()
