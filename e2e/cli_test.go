@@ -835,9 +835,14 @@ func TestCLIExplainBwrapEquivalence(t *testing.T) {
 func TestCLIExplainAndVersion(t *testing.T) {
 	r := zrun{env: cleanEnv(t)}.run(t, "explain", "--deny-read=/etc/shadow", "--allow-net=example.com", "--", "curl", "https://example.com")
 	mustExit(t, r, 0)
-	for _, want := range []string{"--file-system-sandbox-policy", "Plan", "allow-list proxy", "seccomp:", "Equivalent bwrap command", "bwrap --new-session"} {
+	for _, want := range []string{"--file-system-sandbox-policy", "Plan", "allow-list proxy", "seccomp:", "Equivalent bwrap command", "bwrap --new-session",
+		"start:      general init (the allow-list proxy's bridge)"} {
 		mustContain(t, r, want)
 	}
+	// How the sandbox would start: directly, unless something needs the
+	// general init.
+	r = zrun{env: cleanEnv(t)}.run(t, "explain", "--", "true")
+	mustContain(t, r, "start:      direct (no second Go runtime)")
 	r = zrun{env: cleanEnv(t)}.run(t, "version")
 	mustExit(t, r, 0)
 	if !strings.HasPrefix(r.Stdout, "zbox ") {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -182,6 +183,33 @@ func removeDirectGhosts(prog *direct.Prog) {
 		}
 	}
 	mountns.RemoveGhosts(gs)
+}
+
+// directVerdict says, without running anything, how the native engine
+// would start plan: the direct start, or the general init and why (for
+// zbox explain). Compile only reads the filesystem and probes the
+// kernel; the fd numbers it is given here are placeholders.
+func directVerdict(plan *policy.Plan, debug, proxy bool) string {
+	if os.Getenv(initEnvVar) == "go" {
+		return "general init (" + initEnvVar + "=go)"
+	}
+	switch {
+	case debug:
+		return "general init (--debug reports its steps)"
+	case proxy:
+		return "general init (the allow-list proxy's bridge)"
+	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
+		return "general init (uid 0 without CAP_SETFCAP)"
+	}
+	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: 3, LifeW: 4, SpareFD: 5, ErrW: 6, StatusW: -1}
+	host.Cwd, _ = os.Getwd()
+	if _, _, err := direct.Compile(plan, host); err != nil {
+		return "general init (" + strings.TrimPrefix(err.Error(), "direct start not possible: ") + ")"
+	}
+	if plan.Limits != nil && (plan.Limits.Processes > 0 || plan.Limits.MemoryBytes > 0) {
+		return "direct (no second Go runtime), unless zbox can make a cgroup for --limit: then the general init"
+	}
+	return "direct (no second Go runtime)"
 }
 
 // readFull reads len(b) bytes unless EOF or an error comes first.

@@ -23,6 +23,9 @@ type explanation struct {
 	Policy   policyJSON   `json:"policy"`
 	Proxy    *proxyConfig `json:"proxy,omitempty"`
 	Engine   engineChoice `json:"engine"`
+	// Start is how the native engine would start it: the direct start
+	// or the general init, and why.
+	Start string `json:"start,omitempty"`
 	// EngineWarning is the line a run would print when falling back.
 	EngineWarning string       `json:"engine_warning,omitempty"`
 	Plan          *policy.Plan `json:"plan"`
@@ -79,6 +82,9 @@ func (c *cli) explain(spec *sandboxSpec, asJSON bool) error {
 		Bwrap:    bwrapEquivalent(spec.Plan, s),
 		Notes:    spec.Notes,
 	}
+	if choice.Name == "native" {
+		e.Start = directVerdict(spec.Plan, s.Debug, spec.Proxy != nil)
+	}
 	if warning != "" {
 		e.EngineWarning = warning
 		if s.Strict {
@@ -112,6 +118,9 @@ func writeExplanation(w io.Writer, e *explanation) {
 		}
 	}
 	fmt.Fprintf(w, "  engine:     %s\n", eng)
+	if e.Start != "" {
+		fmt.Fprintf(w, "  start:      %s\n", e.Start)
+	}
 	read := accessSummary(s.ReadAll || len(s.Read) == 0, s.Read, "everything")
 	if !s.ReadAll && len(s.Read) > 0 {
 		read += " (plus what programs need: /usr, /etc, /bin, /lib...)"
