@@ -58,7 +58,6 @@ const (
 	rDest  int8 = 1 // the destination, opened with openat2
 	rTmp   int8 = 2 // short-lived fds
 	rLL    int8 = 3 // the Landlock ruleset
-	rErr   int8 = 6 // the error pipe's write end (set by Start)
 	rEnvIx int8 = 7 // which environment (cwd candidate) the target gets
 )
 

@@ -190,7 +190,6 @@ func (p *Prog) seal(errFD int) {
 		im.statusFD = uintptr(p.statusFD)
 	}
 	im.errFD = uintptr(errFD)
-	im.regs[rErr] = uintptr(errFD)
 	im.used = arenaUsed
 }
 
