@@ -33,6 +33,9 @@ type Host struct {
 	// whatever it left running); -1 otherwise.
 	StatusW     int
 	KeepReaping bool
+	// CgroupDirs are the limits' cgroups zbox made (one per hierarchy):
+	// pid 1 joins them first thing.
+	CgroupDirs []string
 	// SpareFD is an fd number the child may overwrite (zbox's end of
 	// the error pipe, useless in the child): destinations are moved
 	// there to be mounted on through /proc/self/fd/SpareFD.
@@ -270,6 +273,7 @@ func (c *compiler) compile() error {
 		b.sys(unix.SYS_EXIT_GROUP, exitSetupCode)
 		b.sys(unix.SYS_CLOSE, uintptr(c.h.LifeR))
 	}
+	c.joinCgroups()
 	if c.plan.Namespaces.User {
 		c.idMaps()
 	}
@@ -280,7 +284,7 @@ func (c *compiler) compile() error {
 		// zbox returns before the sandbox ends: nobody would remove them.
 		return ineligible("mount points to create on the host, with the command's orphans kept running")
 	}
-	if len(c.p.Ghosts) > 0 {
+	if len(c.p.Ghosts) > 0 || len(c.h.CgroupDirs) > 0 {
 		c.cleanup()
 		if pdeath >= 0 {
 			b.at(pdeath).Args[1] = uintptr(unix.SIGPWR)
@@ -754,6 +758,50 @@ func (c *compiler) cleanup() {
 		}
 		b.add(kUnlinkSame, c.p.cstr(g.Path), uintptr(i), flags)
 	}
+	// The limits' cgroups last, as the general init does: pid 1 moves
+	// back to each parent cgroup (a cgroup with a task cannot go), then
+	// removes the directory, through the fds joinCgroups opened.
+	zero := c.p.cstr("0")
+	for i, d := range c.h.CgroupDirs {
+		procs, parent := c.cgroupFD(i)
+		b.sys(unix.SYS_WRITE, uintptr(procs), zero, 1).Ignore = anyErrno
+		b.sys(unix.SYS_UNLINKAT, uintptr(parent), c.p.cstr(filepath.Base(d)), unix.AT_REMOVEDIR).Ignore = anyErrno
+	}
+}
+
+// joinCgroups moves pid 1 into the limits' cgroups before it starts
+// anything (the general init is put there by zbox before it reads its
+// config; here the child does it itself, so that nothing it forks can
+// start outside). For the clean-up when zbox dies (see cleanup), it also
+// keeps each parent's cgroup.procs and the parent directory open at fixed
+// numbers: after the pivot the host's cgroup file system is out of reach
+// (or read-only), but these fds still lead into it.
+func (c *compiler) joinCgroups() {
+	b := &c.b
+	zero := c.p.cstr("0")
+	for i, d := range c.h.CgroupDirs {
+		b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(filepath.Join(d, "cgroup.procs")), unix.O_WRONLY|unix.O_CLOEXEC).save(rTmp)
+		b.sys(unix.SYS_WRITE, 0, zero, 1).reg(0, rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+		procs, parent := c.cgroupFD(i)
+		b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(filepath.Join(filepath.Dir(d), "cgroup.procs")), unix.O_WRONLY|unix.O_CLOEXEC).save(rTmp)
+		b.sys(unix.SYS_DUP3, 0, uintptr(procs), unix.O_CLOEXEC).reg(0, rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+		b.sys(unix.SYS_OPENAT, atFDCWD, c.p.cstr(filepath.Dir(d)), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC).save(rTmp)
+		b.sys(unix.SYS_DUP3, 0, uintptr(parent), unix.O_CLOEXEC).reg(0, rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	}
+}
+
+// cgroupFD are the fixed fd numbers of cgroup i's parent cgroup.procs
+// and parent directory: above every fd the child must keep or still
+// uses (dup3 onto them closes whatever zbox had there, in the child only).
+func (c *compiler) cgroupFD(i int) (procs, parent int) {
+	top := max(c.h.ErrW, c.h.StatusW, c.h.LifeR, c.h.LifeW, c.h.SpareFD, 2)
+	for _, fd := range c.plan.Status.KeepFDs {
+		top = max(top, fd)
+	}
+	return top + 1 + 2*i, top + 2 + 2*i
 }
 
 // existing resolves a destination that must already exist.
@@ -1115,9 +1163,14 @@ func argvArea() []byte {
 func (c *compiler) closeFDs() {
 	// Kept fds (bwrap passes on every fd it inherited) stay at their
 	// numbers: fork and vfork copy the table, and they are not
-	// close-on-exec.
+	// close-on-exec. So do the cgroup clean-up's (close-on-exec).
 	var keep []int
-	for _, fd := range append([]int{c.h.ErrW, c.h.StatusW}, c.plan.Status.KeepFDs...) {
+	fds := append([]int{c.h.ErrW, c.h.StatusW}, c.plan.Status.KeepFDs...)
+	for i := range c.h.CgroupDirs {
+		procs, parent := c.cgroupFD(i)
+		fds = append(fds, procs, parent)
+	}
+	for _, fd := range fds {
 		if fd >= 3 && !slices.Contains(keep, fd) {
 			keep = append(keep, fd)
 		}

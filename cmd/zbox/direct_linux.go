@@ -53,16 +53,10 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
 		return res, "uid 0 without CAP_SETFCAP", nil, false // the general init explains this case
 	}
-	if plan.Limits != nil {
-		// Where zbox can make a pids/memory cgroup for the limits, the
-		// general init runs the sandbox (it also removes the cgroup when
-		// zbox is SIGKILLed). Without one, the limits are rlimits, which
-		// the direct start sets before execve.
-		if cg := newSandboxCgroup(plan.Limits, logf); cg != nil {
-			cg.remove()
-			return res, "limits with a cgroup use the general init", nil, false
-		}
-	}
+	// The limits' pids/memory cgroup, where zbox can make one: pid 1
+	// joins it first thing. The rlimits are set on the command itself.
+	cg := newSandboxCgroup(plan.Limits, logf)
+	defer cg.remove()
 	t0 := time.Now()
 	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: -1, LifeW: -1}
 	host.Cwd, _ = os.Getwd()
@@ -82,6 +76,9 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	errR, errW := ep[0], ep[1]
 	defer unix.Close(errR)
 	host.SpareFD, host.ErrW, host.StatusW = errR, errW, -1
+	if cg != nil {
+		host.CgroupDirs = cg.dirs
+	}
 	statusR := -1
 	if opt.KeepReaping {
 		var sp [2]int
@@ -205,9 +202,6 @@ func directVerdict(plan *policy.Plan, debug, proxy bool) string {
 	host.Cwd, _ = os.Getwd()
 	if _, _, err := direct.Compile(plan, host); err != nil {
 		return "general init (" + strings.TrimPrefix(err.Error(), "direct start not possible: ") + ")"
-	}
-	if plan.Limits != nil && (plan.Limits.Processes > 0 || plan.Limits.MemoryBytes > 0) {
-		return "direct (no second Go runtime), unless zbox can make a cgroup for --limit: then the general init"
 	}
 	return "direct (no second Go runtime)"
 }
