@@ -403,7 +403,7 @@ func (c *compiler) op(op *policy.MountOp) error {
 		}
 		// Through the fd: a symlink swapped in cannot redirect it.
 		c.openDest(d)
-		c.b.sys(unix.SYS_FCHMODAT, atFDCWD, c.destPath(), uintptr(perms(op, 0o755)), 0)
+		c.b.sys(unix.SYS_FCHMODAT, atFDCWD, c.destPath(), uintptr(op.Mode(0o755)), 0)
 		c.b.sys(unix.SYS_CLOSE).reg(0, rDest)
 		return nil
 	case policy.OpMqueue:
@@ -590,13 +590,6 @@ func (c *compiler) mountPoint(dest string, dir bool, parentMode uint32) (string,
 	return d, nil
 }
 
-func perms(op *policy.MountOp, def uint32) uint32 {
-	if op.Perms != nil {
-		return *op.Perms
-	}
-	return def
-}
-
 // dir is --dir: an existing directory is left as it is; a missing one
 // (on our own tmpfs only) is made with its parents, then given the op's
 // mode exactly (sticky and setgid bits included, no umask).
@@ -619,7 +612,7 @@ func (c *compiler) dir(op *policy.MountOp) error {
 	c.parents(l, d, mountns.ParentMode(op))
 	path := c.p.cstr(newRoot + d)
 	c.b.sys(unix.SYS_MKDIRAT, atFDCWD, path, 0o700)
-	c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(perms(op, 0o755)), 0)
+	c.b.sys(unix.SYS_FCHMODAT, atFDCWD, path, uintptr(op.Mode(0o755)), 0)
 	c.created[d] = c.entry(eDir, "")
 	return nil
 }
@@ -677,7 +670,7 @@ func (c *compiler) file(op *policy.MountOp) error {
 		ptr, n := c.p.bytes(op.Data)
 		b.sys(unix.SYS_WRITE, 0, ptr, n).reg(0, rTmp)
 	}
-	b.sys(unix.SYS_FCHMOD, 0, uintptr(perms(op, 0o666))).reg(0, rTmp)
+	b.sys(unix.SYS_FCHMOD, 0, uintptr(op.Mode(0o666))).reg(0, rTmp)
 	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
 	c.created[d] = c.entry(eFile, "")
 	return nil
@@ -904,11 +897,7 @@ func (c *compiler) tmpfs(op *policy.MountOp) error {
 	if err != nil {
 		return err
 	}
-	mode := uint32(0o755)
-	if op.Perms != nil {
-		mode = *op.Perms
-	}
-	data := fmt.Sprintf("mode=%#o", mode)
+	data := fmt.Sprintf("mode=%#o", op.Mode(0o755))
 	if op.Size > 0 {
 		data += fmt.Sprintf(",size=%d", op.Size)
 	}
@@ -1041,10 +1030,7 @@ func (c *compiler) proc(op *policy.MountOp) error {
 func (c *compiler) bindData(op *policy.MountOp) error {
 	c.dataSeq++
 	tmp := c.p.cstr(fmt.Sprintf("/bindfile%d", c.dataSeq))
-	mode := uint32(0o600)
-	if op.Perms != nil {
-		mode = *op.Perms
-	}
+	mode := op.Mode(0o600)
 	d, err := c.mountPoint(op.Dest, false, mountns.ParentMode(op))
 	if err != nil {
 		return err
@@ -1322,7 +1308,7 @@ func (c *compiler) target(envs [][]string) error {
 	for _, e := range envs {
 		x.envs = append(x.envs, c.p.cstrv(e))
 	}
-	for _, cand := range execCandidates0(c.plan.Command[0], envs[0]) {
+	for _, cand := range policy.ExecCandidates(c.plan.Command[0], envs[0]) {
 		x.paths = append(x.paths, c.p.cstr(cand))
 	}
 	c.p.exec = x
@@ -1334,23 +1320,4 @@ func ignored(sig uintptr) bool {
 	var old [4]uint64
 	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
 	return e == 0 && old[0] == 1 // SIG_IGN
-}
-
-// execCandidates0 lists the paths execvp would try for file.
-func execCandidates0(file string, env []string) []string {
-	if strings.Contains(file, "/") {
-		return []string{file}
-	}
-	path, ok := policy.LookupEnv(env, "PATH")
-	if !ok {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
-	var out []string
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		out = append(out, filepath.Join(dir, file))
-	}
-	return out
 }

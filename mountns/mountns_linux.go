@@ -242,7 +242,7 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 		if err != nil {
 			return mountErr("resolve dir", "", op.Dest, err)
 		}
-		mode := perms(op, 0o755)
+		mode := op.Mode(0o755)
 		_, statErr := os.Lstat(d)
 		if err := b.mkdirAll(d); err != nil {
 			return mountErr("Can't mkdir "+op.Dest, "", "", err)
@@ -260,7 +260,7 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileMode(d, op.Data, perms(op, 0o666)); err != nil {
+		if err := writeFileMode(d, op.Data, op.Mode(0o666)); err != nil {
 			return mountErr("create file", "", op.Dest, err)
 		}
 	case policy.OpBindData, policy.OpROBindData:
@@ -292,7 +292,7 @@ func (b *builder) apply(idx int, op *policy.MountOp) error {
 		if err != nil {
 			return mountErr("resolve chmod", "", op.Dest, err)
 		}
-		mode := perms(op, 0o755)
+		mode := op.Mode(0o755)
 		if err := unix.Chmod(d, mode); err != nil {
 			return mountErr(fmt.Sprintf("Can't chmod %#o %s", mode, op.Dest), "", "", err)
 		}
@@ -317,13 +317,6 @@ func ParentMode(op *policy.MountOp) uint32 {
 		}
 	}
 	return mode
-}
-
-func perms(op *policy.MountOp, def uint32) uint32 {
-	if op.Perms != nil {
-		return *op.Perms
-	}
-	return def
 }
 
 // bind is --bind, --ro-bind and --dev-bind: a recursive bind (a
@@ -372,7 +365,7 @@ func (b *builder) tmpfs(op *policy.MountOp) error {
 	if err != nil {
 		return err
 	}
-	data := fmt.Sprintf("mode=%#o", perms(op, 0o755))
+	data := fmt.Sprintf("mode=%#o", op.Mode(0o755))
 	if op.Size > 0 {
 		data += fmt.Sprintf(",size=%d", op.Size)
 	}
@@ -390,7 +383,7 @@ func (b *builder) tmpfs(op *policy.MountOp) error {
 func (b *builder) bindData(op *policy.MountOp) error {
 	b.dataSeq++
 	tmp := fmt.Sprintf("/bindfile%d", b.dataSeq)
-	if err := writeFileMode(tmp, op.Data, perms(op, 0o600)); err != nil {
+	if err := writeFileMode(tmp, op.Data, op.Mode(0o600)); err != nil {
 		return mountErr("write data for "+string(op.Kind), "", op.Dest, err)
 	}
 	defer os.Remove(tmp)

@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"path/filepath"
+	"strings"
+)
 
 // Environment lists ("K=V" strings) as a plan's Env holds them. Later
 // entries win, as with execve's consumers.
@@ -30,4 +33,28 @@ func SetEnv(env []string, k, v string) []string {
 		}
 	}
 	return append(out, k+"="+v)
+}
+
+// DefaultPath is the search path when the environment has no PATH.
+const DefaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+// ExecCandidates lists, in order, the paths execvp would try for file
+// under env's PATH: file itself when it contains a slash; an empty PATH
+// entry means the current directory.
+func ExecCandidates(file string, env []string) []string {
+	if strings.Contains(file, "/") {
+		return []string{file}
+	}
+	path, ok := LookupEnv(env, "PATH")
+	if !ok {
+		path = DefaultPath
+	}
+	var out []string
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		out = append(out, filepath.Join(dir, file))
+	}
+	return out
 }

@@ -23,3 +23,21 @@ func TestEnvHelpers(t *testing.T) {
 		t.Error("SetEnv changed its input")
 	}
 }
+
+func TestExecCandidates(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		env  []string
+		want []string
+	}{
+		{"ls", []string{"PATH=/a:/b"}, []string{"/a/ls", "/b/ls"}},
+		{"ls", []string{"PATH=/a::/b"}, []string{"/a/ls", "ls", "/b/ls"}}, // "" is the cwd
+		{"ls", nil, []string{"/usr/local/bin/ls", "/usr/bin/ls", "/bin/ls"}},
+		{"./run", []string{"PATH=/a"}, []string{"./run"}},
+		{"/bin/true", nil, []string{"/bin/true"}},
+	} {
+		if got := ExecCandidates(tc.file, tc.env); !slices.Equal(got, tc.want) {
+			t.Errorf("ExecCandidates(%q, %q) = %q, want %q", tc.file, tc.env, got, tc.want)
+		}
+	}
+}

@@ -252,6 +252,14 @@ type StatusSpec struct {
 	KeepFDs []int `json:"keep_fds,omitempty"`
 }
 
+// Mode is the op's mode: Perms if given, else the op's default def.
+func (op *MountOp) Mode(def uint32) uint32 {
+	if op.Perms != nil {
+		return *op.Perms
+	}
+	return def
+}
+
 // Uint32 returns a pointer to v; convenience for MountOp.Perms.
 func Uint32(v uint32) *uint32 { return &v }
 

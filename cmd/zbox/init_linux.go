@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -394,16 +393,8 @@ func lookPath(file string, env []string) (string, error) {
 		}
 		return file, nil
 	}
-	pathEnv, ok := policy.LookupEnv(env, "PATH")
-	if !ok {
-		pathEnv = "/usr/local/bin:/usr/bin:/bin"
-	}
 	var firstErr error = syscall.ENOENT
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
+	for _, p := range policy.ExecCandidates(file, env) {
 		err := checkExec(p)
 		if err == nil {
 			return p, nil
