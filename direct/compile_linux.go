@@ -719,7 +719,7 @@ func (c *compiler) ghost(l layer, d string, dir bool) error {
 	b.sys(sysFstatat, atFDCWD, build, stat, unix.AT_SYMLINK_NOFOLLOW)
 	b.add(kGhost, uintptr(idx))
 	c.hostCreated[host] = dir
-	c.p.Ghosts = append(c.p.Ghosts, Ghost{HostPath: host, Path: d, Dir: dir})
+	c.p.Ghosts = append(c.p.Ghosts, mountns.Ghost{HostPath: host, BuildPath: newRoot + d, Path: d, Dir: dir})
 	return nil
 }
 

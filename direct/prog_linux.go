@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/mountns"
 )
 
 // Step kinds.
@@ -84,8 +86,10 @@ type Prog struct {
 	// Cleanup removes the ghosts from inside (pid 1, when zbox died).
 	Cleanup []Step
 	// Ghosts are the mount points the setup creates on the host, in
-	// order; the child reports each one's identity (ReadRecords).
-	Ghosts []Ghost
+	// order; the child reports each one's identity (ReadRecords fills in
+	// Dev and Ino; an entry never reported has inode 0, which
+	// mountns.RemoveGhosts never matches).
+	Ghosts []mountns.Ghost
 
 	mask     uint64   // signals pid 1 reads from its signalfd
 	statusFD int      // KeepReaping's status pipe, or -1
@@ -219,15 +223,6 @@ type execSpec struct {
 	paths []uintptr // *byte each
 	argv  uintptr   // **byte, NULL-terminated
 	envs  []uintptr // **byte each, NULL-terminated
-}
-
-// Ghost is a mount point the setup creates on the host.
-type Ghost struct {
-	HostPath string // where it is on the host
-	Path     string // where it is in the sandbox
-	Dir      bool
-	Dev, Ino uint64 // filled from the child's report
-	Reported bool
 }
 
 // Failure is what the child reported before the target ran.

@@ -67,7 +67,7 @@ func ReadRecords(p *Prog, b []byte) *Failure {
 		case recGhost:
 			if i := int(r[1]); i < len(p.Ghosts) {
 				g := &p.Ghosts[i]
-				g.Dev, g.Ino, g.Reported = r[2], r[3], true
+				g.Dev, g.Ino = r[2], r[3]
 			}
 		}
 	}

@@ -149,7 +149,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	ws, waitErr := init.wait()
 	// The sandbox is gone: remove the mount points it had to create on
 	// the host, where they are still exactly what it created.
-	removeDirectGhosts(prog)
+	mountns.RemoveGhosts(prog.Ghosts)
 	if fail != nil {
 		if fail.Phase == direct.PhaseTarget && fail.Step == prog.ExecStep() {
 			// execve itself failed: the command is missing or not
@@ -170,16 +170,6 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		status = 128 + int(ws.Signal())
 	}
 	return nativeResult{Status: status}, "", nil, true
-}
-
-func removeDirectGhosts(prog *direct.Prog) {
-	var gs []mountns.Ghost
-	for _, g := range prog.Ghosts {
-		if g.Reported {
-			gs = append(gs, mountns.Ghost{HostPath: g.HostPath, Path: g.Path, Dir: g.Dir, Dev: g.Dev, Ino: g.Ino})
-		}
-	}
-	mountns.RemoveGhosts(gs)
 }
 
 // directVerdict says, without running anything, how the native engine
