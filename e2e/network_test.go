@@ -512,14 +512,15 @@ func waitIdle(t testing.TB, what string, active func() int64) {
 // testProxy is the "real proxy" on the host: zbox's own proxy code with
 // every destination allowed, names under .zbox.test resolving to
 // 127.0.0.1 (so that no test URL names loopback, which NO_PROXY keeps
-// away from the proxy). It counts the connections it serves.
+// away from the proxy). It counts the connections it serves (its
+// netns.Forwarder does).
 type testProxy struct {
-	ln       net.Listener
-	accepted atomic.Int64
-	active   atomic.Int64
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	ln net.Listener
+	f  *netns.Forwarder
 }
+
+func (p *testProxy) accepted() int64 { return int64(p.f.Stats().Accepted) }
+func (p *testProxy) active() int64   { return p.f.Stats().Active }
 
 const testDomain = ".zbox.test"
 
@@ -542,31 +543,8 @@ func startTestProxy(t testing.TB, network, addr string) *testProxy {
 		}
 		return nil, fmt.Errorf("the e2e proxy resolves only *%s", testDomain)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	tp := &testProxy{ln: ln, cancel: cancel}
-	tp.wg.Add(1)
-	go func() {
-		defer tp.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tp.accepted.Add(1)
-			tp.active.Add(1)
-			tp.wg.Add(1)
-			go func() {
-				defer tp.wg.Done()
-				defer tp.active.Add(-1)
-				p.ServeConn(ctx, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		cancel()
-		tp.wg.Wait()
-	})
+	tp := &testProxy{ln: ln, f: netns.NewHandlerForwarder(ln, p.ServeConn, nil)}
+	t.Cleanup(func() { tp.f.Close() })
 	return tp
 }
 
@@ -920,11 +898,11 @@ func TestNetworkHelperProxy(t *testing.T) {
 				if got["direct"] != "rc=7" {
 					t.Errorf("direct connection to the host's 127.0.0.1: curl %s, want rc=7 (cannot connect)\n%s", got["direct"], r)
 				}
-				if n := px.accepted.Load(); n < 202 {
+				if n := px.accepted(); n < 202 {
 					t.Errorf("the host proxy served %d connections, want >= 202", n)
 				}
 				t.Logf("%s engine, proxy on %s: %v", engine, px.ln.Addr(), el)
-				waitIdle(t, "the host proxy", px.active.Load)
+				waitIdle(t, "the host proxy", px.active)
 				waitIdle(t, "the host server", mux.active.Load)
 				home.checkClean(t)
 			})
