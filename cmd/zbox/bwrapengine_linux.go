@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,17 +120,17 @@ func runBwrapEngine(plan *policy.Plan, inner []string) (int, error) {
 	if plan.Env != nil {
 		cmd.Env = plan.Env
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	// zbox's signals go to bwrap, which passes them on.
+	_, finishRelay, err := relayTo(false, func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
 		return 0, &SetupError{Msg: fmt.Sprintf("start %s: %v", bw, err)}
 	}
-	go func() {
-		for s := range sigs {
-			_ = cmd.Process.Signal(s)
-		}
-	}()
+	defer finishRelay()
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

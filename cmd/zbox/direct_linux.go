@@ -104,21 +104,17 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		return res, cerr.Error(), nil, false
 	}
 
-	relay := startSignalRelay() // normally already started by main
-	<-relay.ready
-
 	// The parent-death signal is tied to the forking thread: keep it
 	// until the sandbox is reaped.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid, serr := direct.Start(prog, flags)
+	pid, finishRelay, serr := relayTo(!plan.NewSession, func() (int, error) { return direct.Start(prog, flags) })
 	closeWriteEnds()
 	if serr != nil {
 		return res, "", startError(serr), true
 	}
+	defer finishRelay()
 	init := &initHandle{pid: pid}
-	relay.to(pid, !plan.NewSession)
-	defer relay.finish()
 	timedOut, stopTimer := init.killAfter(opt.Timeout)
 	defer stopTimer()
 
@@ -225,34 +221,38 @@ func ttySignal(sig os.Signal) bool {
 // the command).
 var relayedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
-// sigRelay passes signals zbox receives on to the sandbox's pid 1.
+// sigRelay passes the signals zbox receives on to the process it runs:
+// the sandbox's pid 1 (either start), or the system bwrap or a helper
+// stage. It is the one signal handler of a zbox process that runs
+// something.
 //
 // It is registered when zbox starts, concurrently with flag parsing: the
 // first signal.Notify starts the runtime's signal-handling thread and
 // goroutine, about 0.3 ms that would otherwise sit between parsing and
-// the clone. Before a sandbox exists a signal keeps its default effect
-// (re-raised after signal.Reset); after the sandbox has been reaped,
-// late signals are dropped rather than sent to a pid that may have been
-// recycled. The general init's path registers its own handler and
-// releases this one.
+// the clone. Until a child is about to start, a signal keeps its default
+// effect (re-raised after signal.Reset). From arm, just before the
+// start, signals are queued, and handed to the child by to; after
+// finish (the child is reaped), late ones are dropped rather than sent to
+// a pid that may have been recycled.
 type sigRelay struct {
-	ch    chan os.Signal
-	ready chan struct{}
-	mu    sync.Mutex
-	pid   int
-	state relayState
-	// sameGroup: the sandbox shares zbox's process group (no new
-	// session), so terminal signals reach the command directly.
+	ch      chan os.Signal
+	ready   chan struct{}
+	mu      sync.Mutex
+	pid     int
+	state   relayState
+	pending []syscall.Signal // received while armed
+	// sameGroup: the child shares zbox's process group (no new session),
+	// so terminal signals reach it directly and are not passed on.
 	sameGroup bool
 }
 
 type relayState int
 
 const (
-	relayWaiting  relayState = iota // no sandbox yet: default effect
+	relayWaiting  relayState = iota // no child yet: default effect
+	relayArmed                      // a child is being started: queue
 	relayActive                     // pass on to pid
-	relayFinished                   // sandbox gone: drop
-	relayReleased                   // someone else handles signals: drop
+	relayFinished                   // child gone: drop
 )
 
 var (
@@ -269,6 +269,31 @@ func startSignalRelay() *sigRelay {
 	return relay
 }
 
+// relayTo arms the relay for a child about to be started by start,
+// which returns its pid; from then on zbox's signals go to that child.
+// The returned finish must be called once the child is reaped.
+func relayTo(sameGroup bool, start func() (int, error)) (pid int, finish func(), err error) {
+	r := startSignalRelay() // normally already started by main
+	<-r.ready
+	r.mu.Lock()
+	r.state = relayArmed
+	r.mu.Unlock()
+	pid, err = start()
+	if err != nil {
+		r.finish()
+		return 0, func() {}, err
+	}
+	r.mu.Lock()
+	r.state, r.pid, r.sameGroup = relayActive, pid, sameGroup
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	for _, sig := range pending {
+		r.pass(sig, pid, sameGroup)
+	}
+	return pid, r.finish, nil
+}
+
 func (r *sigRelay) loop() {
 	signal.Notify(r.ch, relayedSignals...)
 	close(r.ready)
@@ -276,13 +301,13 @@ func (r *sigRelay) loop() {
 		sig := s.(syscall.Signal)
 		r.mu.Lock()
 		state, pid, same := r.state, r.pid, r.sameGroup
+		if state == relayArmed {
+			r.pending = append(r.pending, sig)
+		}
 		r.mu.Unlock()
 		switch state {
 		case relayActive:
-			if same && ttySignal(sig) {
-				continue
-			}
-			_ = unix.Kill(pid, sig)
+			r.pass(sig, pid, same)
 		case relayWaiting:
 			if sig != syscall.SIGWINCH {
 				signal.Reset(sig)
@@ -292,23 +317,15 @@ func (r *sigRelay) loop() {
 	}
 }
 
-func (r *sigRelay) set(state relayState, pid int) {
-	r.mu.Lock()
-	r.state, r.pid = state, pid
-	r.mu.Unlock()
-}
-
-func (r *sigRelay) to(pid int, sameGroup bool) {
-	r.mu.Lock()
-	r.state, r.pid, r.sameGroup = relayActive, pid, sameGroup
-	r.mu.Unlock()
-}
-func (r *sigRelay) finish() { r.set(relayFinished, 0) }
-
-// releaseSignalRelay hands signal handling to another handler (the
-// general init's path), if the relay was started.
-func releaseSignalRelay() {
-	if relay != nil {
-		relay.set(relayReleased, 0)
+func (r *sigRelay) pass(sig syscall.Signal, pid int, sameGroup bool) {
+	if sameGroup && ttySignal(sig) {
+		return
 	}
+	_ = unix.Kill(pid, sig)
+}
+
+func (r *sigRelay) finish() {
+	r.mu.Lock()
+	r.state, r.pid, r.pending = relayFinished, 0, nil
+	r.mu.Unlock()
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,7 +60,6 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if res, err, handled := runDirect(plan, opt, logf); handled {
 		return res, err
 	}
-	releaseSignalRelay()
 	t0 := time.Now()
 
 	cfgR, cfgW, err := os.Pipe()
@@ -94,17 +92,16 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		ctlChild.Close()
 		return nativeResult{}, err
 	}
-	// Forward signals from the moment the init exists. Registered before
-	// the start so that none is lost in between.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-	defer signal.Stop(sigs)
-
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArg0}, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	// Signals are passed on from the moment the init exists; the relay
+	// queues those that arrive while it is being started.
+	pid, finishRelay, err := relayTo(!plan.NewSession, func() (int, error) {
+		return syscall.ForkExec("/proc/self/exe", []string{initArg0}, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	})
 	if err != nil {
 		ctlChild.Close()
 		return nativeResult{}, startError(err)
 	}
+	defer finishRelay()
 	init := &initHandle{pid: pid}
 	// The init is blocked reading its config: put it into the limits'
 	// cgroup now, so that everything it starts is counted from the start.
@@ -148,15 +145,6 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	defer cancel()
 	ctlDone := make(chan ctlResult, 1)
 	go func() { ctlDone <- readControl(ctx, ctlParent, plan, opt, logf) }()
-
-	go func() {
-		for s := range sigs {
-			if !plan.NewSession && ttySignal(s) {
-				continue // the command got it from the terminal
-			}
-			_ = unix.Kill(pid, s.(syscall.Signal))
-		}
-	}()
 
 	timedOut, stopTimer := init.killAfter(opt.Timeout)
 	defer stopTimer()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strings"
 	"syscall"
@@ -92,20 +91,15 @@ func forkRestricted(plan *policy.Plan) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
 	done := make(chan struct{})
-	pid, err := startRestricted(plan, progs, restrictOpts{}, path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}}, done)
+	pid, finishRelay, err := relayTo(false, func() (int, error) {
+		return startRestricted(plan, progs, restrictOpts{}, path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}}, done)
+	})
 	if err != nil {
 		return 0, err
 	}
+	defer finishRelay()
 	defer close(done)
-	go func() {
-		for s := range sigs {
-			_ = unix.Kill(pid, s.(syscall.Signal))
-		}
-	}()
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(pid, &ws, 0, nil)
