@@ -1266,6 +1266,9 @@ func (c *compiler) target(envs [][]string) error {
 		b.sys(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
 	}
 	if c.plan.NewSession {
+		// A new session: no controlling terminal, so no TIOCSTI into the
+		// caller's, and the terminal's signals do not reach the command.
+		// (EPERM only for a group leader, which a fresh child is not.)
 		b.sys(unix.SYS_SETSID).ignore(unix.EPERM)
 	}
 	if err := c.restrict(&b); err != nil {

@@ -58,7 +58,10 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	cg := newSandboxCgroup(plan.Limits, logf)
 	defer cg.remove()
 	t0 := time.Now()
-	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: -1, LifeW: -1}
+	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), LifeR: -1, LifeW: -1}
+	if plan.Env == nil {
+		host.Env = os.Environ() // the command inherits zbox's
+	}
 	host.Cwd, _ = os.Getwd()
 	if plan.DieWithParent {
 		var life [2]int
