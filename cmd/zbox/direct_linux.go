@@ -43,15 +43,25 @@ func runDirect(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) 
 	return res, err, handled
 }
 
-func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) (res nativeResult, why string, err error, handled bool) {
+// needsGeneralInit says why the run options or the caller rule the
+// direct start out before any compiling ("" when they do not).
+func needsGeneralInit(plan *policy.Plan, debug, proxy, onStart bool) string {
 	switch {
-	case opt.Debug:
-		// The general init reports each step's timing.
-		return res, "--debug uses the general init", nil, false
-	case opt.Proxy != nil, opt.OnStart != nil:
-		return res, "the front-end needs the general init's control channel", nil, false
+	case debug:
+		return "--debug reports its steps"
+	case proxy:
+		return "the allow-list proxy's bridge"
+	case onStart:
+		return "the front-end's start-up report"
 	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
-		return res, "uid 0 without CAP_SETFCAP", nil, false // the general init explains this case
+		return "uid 0 without CAP_SETFCAP" // the general init explains this case
+	}
+	return ""
+}
+
+func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) (res nativeResult, why string, err error, handled bool) {
+	if why := needsGeneralInit(plan, opt.Debug, opt.Proxy != nil, opt.OnStart != nil); why != "" {
+		return res, why, nil, false
 	}
 	// The limits' pids/memory cgroup, where zbox can make one: pid 1
 	// joins it first thing. The rlimits are set on the command itself.
@@ -179,13 +189,8 @@ func directVerdict(plan *policy.Plan, debug, proxy bool) string {
 	if os.Getenv(initEnvVar) == "go" {
 		return "general init (" + initEnvVar + "=go)"
 	}
-	switch {
-	case debug:
-		return "general init (--debug reports its steps)"
-	case proxy:
-		return "general init (the allow-list proxy's bridge)"
-	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
-		return "general init (uid 0 without CAP_SETFCAP)"
+	if why := needsGeneralInit(plan, debug, proxy, false); why != "" {
+		return "general init (" + why + ")"
 	}
 	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: 3, LifeW: 4, SpareFD: 5, ErrW: 6, StatusW: -1}
 	host.Cwd, _ = os.Getwd()
