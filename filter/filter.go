@@ -80,6 +80,19 @@ const (
 	tioclinux = 0x541C // TIOCLINUX: virtual console requests, paste included
 )
 
+// ifaceIoctls are the request ranges [lo, hi) of the socket ioctls that
+// query or configure network interfaces (linux/sockios.h: SIOCGIFNAME
+// 0x8910 up to the device-private 0x89ff; wireless extensions
+// 0x8b00-0x8bff). They act on the network namespace of the socket they
+// are issued on. Proxy-routed sandboxes deny them: a connection the
+// proxy redirect hands to the sandbox is a socket of zbox's own
+// namespace, and SIOCGIFCONF, SIOCGIFHWADDR or SIOCGIWESSID on it would
+// list the host's interfaces, addresses and wireless network. The
+// per-socket requests below 0x8910 (SIOCATMARK, SIOCGSTAMP, ...) stay
+// allowed. Inside the sandbox's own namespace there is only lo to ask
+// about.
+var ifaceIoctls = [][2]uint32{{0x8910, 0x8a00}, {0x8b00, 0x8c00}}
+
 type ruleKind int
 
 const (
@@ -110,16 +123,17 @@ const (
 	// its ends can only talk to each other.
 	denyUnlessUnixNonDgram
 	// denyIfArg1Low32In: the syscall is denied when the low 32 bits of
-	// arg1 equal one of vals (ioctl's request number: the kernel takes
-	// an unsigned int, so only the low half counts, as for
-	// denyIfArg0Low32Is).
+	// arg1 equal one of vals or fall in one of ranges (ioctl's request
+	// number: the kernel takes an unsigned int, so only the low half
+	// counts, as for denyIfArg0Low32Is).
 	denyIfArg1Low32In
 )
 
 type rule struct {
-	name string
-	kind ruleKind
-	vals []uint32
+	name   string
+	kind   ruleKind
+	vals   []uint32
+	ranges [][2]uint32 // [lo, hi), denyIfArg1Low32In only
 }
 
 var (
@@ -147,8 +161,15 @@ func rulesFor(spec policy.FilterSpec) ([]rule, error) {
 	if spec.DenyProcessVM {
 		deny(processVM...)
 	}
+	ioctl := rule{name: "ioctl", kind: denyIfArg1Low32In}
 	if spec.DenyTerminalInjection {
-		rules = append(rules, rule{name: "ioctl", kind: denyIfArg1Low32In, vals: []uint32{tiocsti, tioclinux}})
+		ioctl.vals = []uint32{tiocsti, tioclinux}
+	}
+	if spec.Network == policy.SeccompProxyRouted {
+		ioctl.ranges = ifaceIoctls
+	}
+	if len(ioctl.vals)+len(ioctl.ranges) > 0 {
+		rules = append(rules, ioctl)
 	}
 	switch spec.Network {
 	case policy.SeccompNone:
@@ -304,13 +325,17 @@ func assemblePolicy(ai archInfo, rules []rule) ([]Insn, error) {
 		case denyIfArg1Low32In:
 			a.bind(bodies[i])
 			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
-			for j, v := range r.vals {
-				jf := next
-				if j == len(r.vals)-1 {
-					jf = allow
-				}
-				a.jump(bpfJMP|bpfJEQ|bpfK, v, deny, jf)
+			for _, v := range r.vals {
+				a.jump(bpfJMP|bpfJEQ|bpfK, v, deny, next)
 			}
+			for _, rg := range r.ranges {
+				// lo <= A < hi -> DENY (unsigned compares)
+				skip := a.newLabel()
+				a.jump(bpfJMP|bpfJGE|bpfK, rg[0], next, skip)
+				a.jump(bpfJMP|bpfJGE|bpfK, rg[1], skip, deny)
+				a.bind(skip)
+			}
+			a.stmt(bpfRET|bpfK, retAllow)
 		case denyIfArg0Low32Is:
 			if len(r.vals) != 1 {
 				return nil, fmt.Errorf("filter: internal error: rule for %s needs exactly one value", r.name)
@@ -356,7 +381,7 @@ func Describe(spec policy.FilterSpec) string {
 	case policy.SeccompRestricted:
 		net = "network restricted: socket/socketpair only for AF_UNIX (socket not for SOCK_DGRAM), EPERM for " + strings.Join(restrictedDenied, ",")
 	case policy.SeccompProxyRouted:
-		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied"
+		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied, network-interface ioctls (0x8910-0x89ff, 0x8b00-0x8bff) denied"
 	default:
 		net = fmt.Sprintf("invalid network mode %q (the sandbox will refuse to start)", spec.Network)
 	}

@@ -289,6 +289,9 @@ func probes() map[string]string {
 		_, _, e = unix.Syscall6(nr, noSuchPID, 0, 0, 0, 0, 0)
 		r[name] = errName(e)
 	}
+	// An interface query on a bad fd: EBADF unfiltered.
+	_, _, e = unix.Syscall(unix.SYS_IOCTL, badFD, unix.SIOCGIFCONF, 0)
+	r["ioctl_siocgifconf"] = errName(e)
 	_, _, e = unix.Syscall(unix.SYS_GETPID, 0, 0, 0)
 	r["getpid"] = errName(e)
 	_, _, e = unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
@@ -374,7 +377,7 @@ func TestKernelFilter(t *testing.T) {
 	}
 	proxy := []string{
 		"socket_unix", "socket_netlink", "socket_packet", "socket_vsock", "socket_inet_hi", "socket_unix_hi",
-		"socketpair_unix", "socketpair_unix_hi", "socketpair_unix_neg",
+		"socketpair_unix", "socketpair_unix_hi", "socketpair_unix_neg", "ioctl_siocgifconf",
 	}
 	cases := []struct {
 		name    string

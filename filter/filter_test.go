@@ -236,6 +236,10 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 		if spec.DenyTerminalInjection && (uint32(d.args[1]) == 0x5412 || uint32(d.args[1]) == 0x541C) {
 			return deny
 		}
+		// Interface queries, in proxy-routed mode only.
+		if r := uint32(d.args[1]); spec.Network == policy.SeccompProxyRouted && (r >= 0x8910 && r < 0x8a00 || r >= 0x8b00 && r < 0x8c00) {
+			return deny
+		}
 	}
 	switch spec.Network {
 	case policy.SeccompRestricted:
@@ -475,7 +479,8 @@ func TestProgramsMatchModel(t *testing.T) {
 						for k, a0 := range interestingArg0 {
 							// arg1 walks the terminal ioctls too (with
 							// upper bits that the kernel ignores).
-							a1 := []uint64{1, 0x5412, 0x541C, 0x5412 | 1<<32, 0x5413, 0xffffffff00005412}[k%6]
+							a1 := []uint64{1, 0x5412, 0x541C, 0x5412 | 1<<32, 0x5413, 0xffffffff00005412,
+								0x890f, 0x8910, 0x8912 | 1<<32, 0x89ff, 0x8a00, 0x8aff, 0x8b00, 0x8b1b, 0x8bff, 0x8c00, 0x8906}[(k+int(nr))%17]
 							d := seccompData{nr: nr, arch: audit, args: [6]uint64{a0, a1, 2, 3, 4, 5}}
 							got, err := run(p.Insns, d)
 							if err != nil {

@@ -131,6 +131,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if opt.Debug {
 		cfg.StartedNS = tStarted.UnixNano()
 	}
+	cfg.RedirectConnect = redirectConnect(plan, opt)
 	if cg != nil {
 		cfg.Cgroups = cg.dirs
 	}
@@ -324,11 +325,24 @@ type ctlResult struct {
 	exited   bool
 	status   int
 	bridges  []*netns.Forwarder
+	// routes maps each bridge listener's port to its proxy endpoint, and
+	// nsProbe is a copy of one listener (it names the sandbox's network
+	// namespace), for the connect redirect.
+	routes   map[int]string
+	nsProbe  int
+	redirect *netns.Redirector
 }
 
 func (c *ctlResult) stopBridges() {
+	if c.redirect != nil {
+		c.redirect.Close()
+	}
 	for _, f := range c.bridges {
 		f.Close()
+	}
+	if c.nsProbe > 0 {
+		unix.Close(c.nsProbe)
+		c.nsProbe = 0
 	}
 }
 
@@ -364,6 +378,23 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 			if opt.KeepReaping {
 				return res
 			}
+		case msgRedirect:
+			fds := parseRights(oob[:oobn])
+			if len(fds) != 1 || res.redirect != nil || res.nsProbe <= 0 {
+				for _, f := range fds {
+					unix.Close(f)
+				}
+				if len(msg) > 1 {
+					logf("connect redirect unavailable, the bridges relay: %s", msg[1:])
+				}
+				continue
+			}
+			r, err := netns.NewRedirector(fds[0], res.nsProbe, res.routes, logf)
+			if err != nil {
+				logf("connect redirect unavailable, the bridges relay: %v", err)
+				continue
+			}
+			res.redirect = r
 		case msgListeners:
 			fds := parseRights(oob[:oobn])
 			var endpoints []string
@@ -374,6 +405,15 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 				continue
 			}
 			for i, f := range fds {
+				if sa, err := unix.Getsockname(f); err == nil && opt.Proxy == nil {
+					if res.routes == nil {
+						res.routes = map[int]string{}
+						res.nsProbe, _ = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 3)
+					}
+					if in4, ok := sa.(*unix.SockaddrInet4); ok {
+						res.routes[in4.Port] = endpoints[i]
+					}
+				}
 				fw, err := serveBridge(ctx, f, endpoints[i], opt, logf)
 				if err != nil {
 					logf("bridge %s: %v", endpoints[i], err)
@@ -427,6 +467,17 @@ func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions
 	return netns.NewForwarder(l, func(ctx context.Context) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", endpoint)
 	}, logf), nil
+}
+
+// redirectConnect says whether the sandbox's connects to its proxy
+// bridges get direct connections to the proxies (netns.Redirector):
+// proxy-only sandboxes whose routes lead to proxies on the host.
+// zbox's own allow-list proxy is served in-process and keeps the
+// listeners. ZBOX_BRIDGE=relay turns the redirect off (to compare, or
+// for a program that the fd swap confuses).
+func redirectConnect(plan *policy.Plan, opt nativeOptions) bool {
+	return plan.Network.Mode == policy.NetProxyOnly && plan.Namespaces.Net && opt.Proxy == nil &&
+		len(plan.Network.Routes) > 0 && os.Getenv("ZBOX_BRIDGE") != "relay"
 }
 
 // hasCap reports whether the calling thread has capability c effective.

@@ -161,6 +161,12 @@ type restrictOpts struct {
 	alwaysNoNewPrivs bool
 	// step, if set, is told when each restriction is in place.
 	step func(string)
+	// connectNotify, if set, installs filter.ConnectNotifyProgram with a
+	// listener before the policy filter and hands the listener fd (in
+	// this process, close-on-exec) to connectNotify, which owns it. A
+	// failure to install it is not an error: it is reported to
+	// connectNotify as -1 and the reason, and the bridge listeners relay.
+	connectNotify func(fd int, err error)
 }
 
 // restrictThread puts on the calling thread — locked, and about to fork
@@ -199,6 +205,15 @@ func restrictThread(plan *policy.Plan, progs []filter.Program, o restrictOpts) e
 		}
 		step("landlock: " + rep.String())
 	}
+	if o.connectNotify != nil {
+		// Before the policy filter, which then need not allow seccomp(2);
+		// no_new_privs is already set (alwaysNoNewPrivs).
+		fd, err := installConnectNotify()
+		o.connectNotify(fd, err)
+		if err == nil {
+			step("seccomp connect-notify")
+		}
+	}
 	if len(progs) > 0 {
 		if err := filter.InstallOnThread(progs); err != nil {
 			return fmt.Errorf("seccomp: %w", err)
@@ -206,6 +221,19 @@ func restrictThread(plan *policy.Plan, progs []filter.Program, o restrictOpts) e
 		step("seccomp")
 	}
 	return nil
+}
+
+// installConnectNotify puts the proxy redirect's filter on the calling
+// thread and returns its listener (netns.Redirector serves it).
+func installConnectNotify() (int, error) {
+	p, err := filter.ConnectNotifyProgram(runtime.GOARCH)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("no_new_privs: %w", err)
+	}
+	return filter.InstallWithListener(p)
 }
 
 // startRestricted forks path from a disposable thread that first takes on

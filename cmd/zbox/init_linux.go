@@ -364,6 +364,18 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 		sys.Pdeathsig = syscall.SIGKILL
 	}
 	o := restrictOpts{alwaysNoNewPrivs: true, step: func(what string) { in.step(what) }}
+	if in.cfg.RedirectConnect {
+		o.connectNotify = func(fd int, err error) {
+			if err != nil {
+				sendMsg(in.ctl, append([]byte{msgRedirect}, err.Error()...), nil)
+				return
+			}
+			// The outer serves it; this copy must not stay open in pid 1,
+			// or the listener would not see the target's end.
+			sendMsg(in.ctl, []byte{msgRedirect}, []int{fd})
+			unix.Close(fd)
+		}
+	}
 	return startRestricted(p, progs, o, path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys}, done)
 }
 

@@ -61,6 +61,10 @@ type initConfig struct {
 	// FDs are caller fds passed through to the sandbox, in the init at
 	// firstPassedFD+i, with the number the caller gave and their role.
 	FDs []passedFD `json:"fds,omitempty"`
+	// RedirectConnect asks the init to put the proxy redirect's
+	// connect-notify filter on the target and send its listener
+	// (msgRedirect); see netns.Redirector.
+	RedirectConnect bool `json:"redirect_connect,omitempty"`
 }
 
 // passedFD is one caller fd handed to the init (bwrap front-end).
@@ -80,6 +84,7 @@ const (
 	msgStarted    = 'S' // S<pid in the sandbox>
 	msgExited     = 'Q' // Q<status>: the target exited (sent before pid 1 waits for the rest)
 	msgGhosts     = 'G' // G<json []mountns.Ghost>: mount points created on the host
+	msgRedirect   = 'R' // R + SCM_RIGHTS connect-notify listener fd, or R<why not> without one
 )
 
 // SetupError is a failure before the target ran.

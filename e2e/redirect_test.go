@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zbox-sandbox/zbox/policy"
+)
+
+// redirectProbe runs inside a proxy-only sandbox and prints one JSON
+// object about connections to the bridge named by $HTTP_PROXY: a blocking
+// socket with options set before connect, an inheritable one, a
+// non-blocking one, and (when user namespaces can be made inside) one
+// from a nested network namespace, which must not reach anything.
+const redirectProbe = `
+import errno, fcntl, json, os, select, socket, subprocess, sys
+port = int(os.environ["HTTP_PROXY"].rstrip("/").rsplit(":", 1)[1])
+out = {}
+
+def echo(s, msg):
+    s.sendall(b"E")
+    assert s.recv(1) == b"+"
+    s.sendall(msg)
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return data.decode()
+        data += b
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 77)
+fd = s.fileno()
+s.connect(("127.0.0.1", port))
+out["blocking"] = {
+    "same_fd": s.fileno() == fd,
+    "peer": "%s:%d" % s.getpeername(),
+    "nodelay": s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+    "keepalive": s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "keepidle": s.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "nonblock": bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK),
+    "cloexec": bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC),
+    "echo": echo(s, b"blocking"),
+}
+try:
+    # SIOCGIFCONF (struct ifconf with a NULL buffer: asks for the size)
+    fcntl.ioctl(s.fileno(), 0x8912, bytes(16))
+    out["blocking"]["ifconf"] = "allowed"
+except OSError as e:
+    out["blocking"]["ifconf"] = errno.errorcode.get(e.errno, str(e.errno))
+s.close()
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+os.set_inheritable(s.fileno(), True)
+s.connect(("127.0.0.1", port))
+out["inheritable"] = {
+    "cloexec": bool(fcntl.fcntl(s.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC),
+    "echo": echo(s, b"inheritable"),
+}
+s.close()
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setblocking(False)
+rc = s.connect_ex(("127.0.0.1", port))
+if rc == errno.EINPROGRESS:
+    select.select([], [s], [], 5)
+    rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+nb = {"rc": rc, "nonblock": bool(fcntl.fcntl(s.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK), "peer": "%s:%d" % s.getpeername()}
+s.setblocking(True)
+nb["echo"] = echo(s, b"nonblocking")
+out["nonblocking"] = nb
+s.close()
+
+nested = ("import socket,sys\n"
+    "s = socket.socket()\n"
+    "s.settimeout(3)\n"
+    "try:\n"
+    "    s.connect(('127.0.0.1', %d)); print('connected')\n"
+    "except OSError as e:\n"
+    "    print('refused' if e.errno else e)\n") % port
+try:
+    p = subprocess.run(["unshare", "-rn", sys.executable, "-c", nested], capture_output=True, text=True, timeout=10)
+    out["nested"] = p.stdout.strip() or ("unshare failed: " + p.stderr.strip())
+except Exception as e:
+    out["nested"] = "unshare failed: %s" % e
+print("probe: " + json.dumps(out))
+`
+
+type redirectReport struct {
+	Blocking struct {
+		SameFD    bool   `json:"same_fd"`
+		Peer      string `json:"peer"`
+		NoDelay   int    `json:"nodelay"`
+		KeepAlive int    `json:"keepalive"`
+		KeepIdle  int    `json:"keepidle"`
+		NonBlock  bool   `json:"nonblock"`
+		Cloexec   bool   `json:"cloexec"`
+		Echo      string `json:"echo"`
+		IfConf    string `json:"ifconf"`
+	} `json:"blocking"`
+	Inheritable struct {
+		Cloexec bool   `json:"cloexec"`
+		Echo    string `json:"echo"`
+	} `json:"inheritable"`
+	NonBlocking struct {
+		RC       int    `json:"rc"`
+		NonBlock bool   `json:"nonblock"`
+		Peer     string `json:"peer"`
+		Echo     string `json:"echo"`
+	} `json:"nonblocking"`
+	Nested string `json:"nested"`
+}
+
+// TestNetworkProxyRedirect: in a proxy-only sandbox, a connect(2) to the
+// bridge on the sandbox's 127.0.0.1 gets a direct connection to the
+// host's proxy (zbox swaps the socket through seccomp user
+// notification), and the program cannot tell, except by the peer
+// address: same fd number, the options it set before connect, its
+// blocking mode and close-on-exec flag, and data both ways across a
+// half-close. Interface ioctls on it are denied (they would describe
+// the host's interfaces). With ZBOX_BRIDGE=relay the same program gets the relay.
+// A socket of a network namespace nested inside the sandbox is never
+// redirected: its connect to the same address fails.
+func TestNetworkProxyRedirect(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed (the probe is a Python script)")
+	}
+	host := startMux(t, "tcp4", "127.0.0.1:0")
+	plan := basePlan("")
+	plan.Network = policy.NetworkSpec{Mode: policy.NetProxyOnly, Routes: []policy.ProxyRoute{{EnvKey: "HTTP_PROXY", Endpoint: host.Addr()}}}
+	plan.Filter.Network = policy.SeccompProxyRouted
+	plan.Command = []string{"python3", "-c", redirectProbe}
+	f := filepath.Join(t.TempDir(), "plan.json")
+	writeFile(t, f, string(mustJSON(t, plan)))
+
+	for _, mode := range []string{"redirect", "relay"} {
+		t.Run(mode, func(t *testing.T) {
+			env := []string{"HTTP_PROXY=http://" + host.Addr()}
+			if mode == "relay" {
+				env = append(env, "ZBOX_BRIDGE=relay")
+			}
+			before := host.accepted.Load()
+			r, _ := netRun{args: []string{"exec-plan", f}, env: env}.run(t)
+			mustExit(t, r, 0)
+			var rep redirectReport
+			if err := json.Unmarshal([]byte(toolLines(r.Stdout)["probe"]), &rep); err != nil {
+				t.Fatalf("probe output: %v\n%s", err, r)
+			}
+			b, nb := rep.Blocking, rep.NonBlocking
+			wantPeer := host.Addr()
+			if mode == "relay" {
+				wantPeer = "127.0.0.1:" + strings.TrimPrefix(b.Peer, "127.0.0.1:")
+				if b.Peer == host.Addr() {
+					t.Errorf("ZBOX_BRIDGE=relay: the connection went straight to the proxy %s", host.Addr())
+				}
+			}
+			if b.Peer != wantPeer || nb.Peer != wantPeer {
+				t.Errorf("peer of the bridged connection: blocking %s, non-blocking %s; want %s\n%s", b.Peer, nb.Peer, wantPeer, r)
+			}
+			if !b.SameFD || b.NoDelay != 1 || b.KeepAlive != 1 || b.KeepIdle != 77 || b.NonBlock || !b.Cloexec {
+				t.Errorf("blocking socket after connect: %+v; want the same fd, TCP_NODELAY 1, SO_KEEPALIVE 1, TCP_KEEPIDLE 77, blocking, close-on-exec\n%s", b, r)
+			}
+			if b.IfConf != "EPERM" {
+				// The redirected socket is one of zbox's namespace.
+				t.Errorf("SIOCGIFCONF on the bridged socket: %s, want EPERM (the host's interfaces must stay hidden)\n%s", b.IfConf, r)
+			}
+			if rep.Inheritable.Cloexec {
+				t.Errorf("an inheritable socket came back close-on-exec\n%s", r)
+			}
+			if nb.RC != 0 || !nb.NonBlock {
+				t.Errorf("non-blocking connect: rc %d, O_NONBLOCK %v; want 0 and still non-blocking\n%s", nb.RC, nb.NonBlock, r)
+			}
+			if b.Echo != "blocking" || rep.Inheritable.Echo != "inheritable" || nb.Echo != "nonblocking" {
+				t.Errorf("echo across a half-close: %q %q %q\n%s", b.Echo, rep.Inheritable.Echo, nb.Echo, r)
+			}
+			if got := host.accepted.Load() - before; got != 3 {
+				t.Errorf("the proxy accepted %d connections, want 3 (the nested namespace's must not reach it)\n%s", got, r)
+			}
+			switch {
+			case strings.HasPrefix(rep.Nested, "unshare failed"):
+				t.Logf("nested network namespace not checked: %s", rep.Nested)
+			case rep.Nested != "refused":
+				t.Errorf("a socket of a nested network namespace connecting to 127.0.0.1 on the bridge's port: %q, want refused\n%s", rep.Nested, r)
+			}
+			waitIdle(t, "the proxy", host.active.Load)
+		})
+	}
+}

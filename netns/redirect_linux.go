@@ -1,0 +1,447 @@
+package netns
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/filter"
+)
+
+// Redirector is the fast path of the proxy bridge. The bridge listener
+// inside the sandbox makes every proxied byte cross two TCP connections
+// and a relay in zbox; the Redirector removes both for the common case.
+// The target runs under filter.ConnectNotifyProgram, so its IPv4
+// connect(2) calls wait for the Redirector. For a TCP socket of the
+// sandbox's network namespace connecting to 127.0.0.1:<bridge port>,
+// the Redirector connects a socket of its own (in zbox's network
+// namespace) to that bridge's proxy and puts it in place of the caller's
+// socket, at the same fd number (SECCOMP_ADDFD_FLAG_SETFD); connect then
+// returns 0. The program then talks to the proxy over one loopback
+// connection, as it would without a sandbox. Every other connect
+// continues untouched, in the sandbox's namespace.
+//
+// Nothing becomes reachable that the bridge listener does not already
+// reach: only a route's own proxy endpoint is dialled, only for the
+// bridge port the caller named, and only for sockets of the sandbox's own
+// namespace (a nested sandbox with a network namespace of its own keeps
+// its isolation: its sockets are not redirected). Whenever anything
+// differs from the plain case (a bound socket, an unknown option, an
+// unreachable proxy, a caller that went away), the call continues and
+// reaches the bridge listener, which relays as before.
+type Redirector struct {
+	l      filter.Listener
+	routes map[uint16]netip.AddrPort // bridge port in the sandbox -> proxy on the host
+	netns  [2]uint64                 // dev, inode of the sandbox's network namespace
+	logf   func(string, ...any)
+
+	stopR, stopW int
+	wg           sync.WaitGroup
+	closeOnce    sync.Once
+
+	redirected, continued atomic.Uint64
+}
+
+// RedirectStats counts the notifications a Redirector answered.
+type RedirectStats struct {
+	Redirected uint64 // connects given a direct connection to the proxy
+	Continued  uint64 // connects left to run in the sandbox
+}
+
+// redirectDialTimeout bounds the connect to a route's proxy. The caller
+// waits in its own connect meanwhile, even a non-blocking one, so it is
+// short: a live proxy on loopback answers the handshake from the kernel
+// within microseconds, accept or not. A proxy that does not (its backlog
+// is full, a firewall drops the SYN) is left to the relay, whose listener
+// accepts at once and which dials with the bridges' long timeout in the
+// background, as it did before the redirect existed.
+const redirectDialTimeout = 100 * time.Millisecond
+
+// NewRedirector serves the user-notification listener notifyFD (taking
+// ownership of it). bridge is one of the sandbox's bridge listeners (any:
+// it only names the sandbox's network namespace; not kept); routes maps
+// each bridge's port to the proxy endpoint it relays to ("host:port",
+// loopback). logf may be nil.
+func NewRedirector(notifyFD, bridge int, routes map[int]string, logf func(string, ...any)) (*Redirector, error) {
+	r := &Redirector{l: filter.Listener(notifyFD), routes: map[uint16]netip.AddrPort{}, logf: logf}
+	fail := func(err error) (*Redirector, error) {
+		unix.Close(notifyFD)
+		return nil, err
+	}
+	for port, ep := range routes {
+		ap, err := netip.ParseAddrPort(ep)
+		if err != nil || port <= 0 || port > 0xffff {
+			return fail(fmt.Errorf("connect redirect: bad route %d -> %q", port, ep))
+		}
+		r.routes[uint16(port)] = ap
+	}
+	id, err := socketNetns(bridge)
+	if err != nil {
+		return fail(fmt.Errorf("connect redirect: network namespace of the bridge listener: %w", err))
+	}
+	r.netns = id
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return fail(err)
+	}
+	r.stopR, r.stopW = p[0], p[1]
+	r.wg.Add(1)
+	go r.serve()
+	return r, nil
+}
+
+// Close stops serving and waits for every notification being handled.
+// Calls still waiting are then answered by the kernel itself: once the
+// listener is closed they fail with ENOSYS.
+func (r *Redirector) Close() {
+	r.closeOnce.Do(func() {
+		unix.Write(r.stopW, []byte{0})
+		r.wg.Wait()
+		unix.Close(r.stopR)
+		unix.Close(r.stopW)
+		unix.Close(int(r.l))
+	})
+}
+
+// Stats returns the counters.
+func (r *Redirector) Stats() RedirectStats {
+	return RedirectStats{Redirected: r.redirected.Load(), Continued: r.continued.Load()}
+}
+
+func (r *Redirector) log(format string, args ...any) {
+	if r.logf != nil {
+		r.logf(format, args...)
+	}
+}
+
+// serve waits for notifications (or Close) and answers each on its own
+// goroutine, so that a slow proxy holds up only the caller dialling it.
+//
+// It never gives up while the sandbox runs: a reported call waits until
+// it is answered, so a supervisor that stopped reading would hang every
+// IPv4 connect in the sandbox. An unexpected error is logged once and
+// retried after a pause.
+func (r *Redirector) serve() {
+	defer r.wg.Done()
+	logged := false
+	trouble := func(what string, err error) {
+		if !logged {
+			r.log("zbox: connect redirect: %s: %v; retrying", what, err)
+			logged = true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		fds := []unix.PollFd{{Fd: int32(r.l), Events: unix.POLLIN}, {Fd: int32(r.stopR), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if !errors.Is(err, unix.EINTR) {
+				trouble("poll", err)
+			}
+			continue
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			// POLLHUP: every task under the filter has exited.
+			return
+		}
+		var n filter.Notif
+		if err := r.l.Recv(&n); err != nil {
+			if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINTR) {
+				trouble("receive", err)
+			}
+			continue
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.answer(&n)
+		}()
+	}
+}
+
+func (r *Redirector) answer(n *filter.Notif) {
+	ok, why := r.redirect(n)
+	if ok {
+		r.redirected.Add(1)
+		return
+	}
+	r.continued.Add(1)
+	if why != "" {
+		r.log("zbox: connect redirect: pid %d fd %d: %s; left to the bridge listener", n.Pid, n.Args[0], why)
+	}
+	// ENOENT: the caller is gone or was interrupted; nothing to answer.
+	_ = r.l.Continue(n.ID)
+}
+
+// redirect tries the fast path for one connect(fd, addr, 16). It reports
+// whether it answered the call; when not, why (empty for a connect that
+// is simply not to a bridge).
+func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
+	pid := int(n.Pid)
+	// The destination, from the caller's memory. Only a hint: the
+	// decision that matters (which proxy to dial) is ours, and a caller
+	// that changes the address under us only gets its own bridge.
+	var sa [filter.SockaddrIn4Len]byte
+	local := []unix.Iovec{{Base: &sa[0], Len: uint64(len(sa))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(n.Args[1]), Len: len(sa)}}
+	if k, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil || k != len(sa) {
+		return false, fmt.Sprintf("cannot read the address (%v)", err)
+	}
+	if binary.LittleEndian.Uint16(sa[0:2]) != unix.AF_INET || !bytes.Equal(sa[4:8], []byte{127, 0, 0, 1}) {
+		return false, ""
+	}
+	proxy, ok := r.routes[binary.BigEndian.Uint16(sa[2:4])]
+	if !ok {
+		return false, ""
+	}
+	// From here on pid must still be the caller: pidfd_open first, then
+	// check that the notification is still pending (so the caller has
+	// not exited and its pid cannot have been reused).
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false, fmt.Sprintf("pidfd_open: %v", err)
+	}
+	defer unix.Close(pidfd)
+	if !r.l.Valid(n.ID) {
+		return true, "" // gone: nothing to answer
+	}
+	if n.Args[0] > 1<<31-1 {
+		return false, "bad fd"
+	}
+	fd := int(n.Args[0])
+	sock, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return false, fmt.Sprintf("pidfd_getfd: %v", err)
+	}
+	defer unix.Close(sock)
+	o, why := readSockState(sock, r.netns)
+	if why != "" {
+		return false, why
+	}
+	cloexec, err := fdCloexec(pid, fd)
+	if err != nil {
+		return false, fmt.Sprintf("fd flags: %v", err)
+	}
+	up, err := dialRaw(proxy, redirectDialTimeout, r.stopR)
+	if err != nil {
+		return false, fmt.Sprintf("cannot reach the proxy %s: %v", proxy, err)
+	}
+	defer unix.Close(up)
+	if err := o.apply(up); err != nil {
+		return false, fmt.Sprintf("copy socket options: %v", err)
+	}
+	if err := r.l.ReplaceFD(n.ID, up, fd, cloexec); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return true, "" // the caller is gone
+		}
+		return false, fmt.Sprintf("replace the socket: %v", err)
+	}
+	if err := r.l.Return(n.ID, 0, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		r.log("zbox: connect redirect: pid %d fd %d: answer: %v", pid, fd, err)
+	}
+	return true, ""
+}
+
+// sockState is what a caller's socket carries into its replacement: the
+// file status flag O_NONBLOCK and the options programs commonly set
+// before connect. Buffer sizes are left to autotuning.
+type sockState struct {
+	nonblock  bool
+	nodelay   int
+	keepalive int
+	keepIdle  int
+	keepIntvl int
+	keepCnt   int
+	linger    *unix.Linger
+	rcvTimeo  *unix.Timeval
+	sndTimeo  *unix.Timeval
+}
+
+// readSockState checks that sock is an unbound, unconnected TCP/IPv4
+// socket of the network namespace netns, and reads its state. A non-empty
+// reason means "do not redirect".
+func readSockState(sock int, netns [2]uint64) (sockState, string) {
+	var s sockState
+	for _, c := range []struct{ opt, want int }{
+		{unix.SO_DOMAIN, unix.AF_INET}, {unix.SO_TYPE, unix.SOCK_STREAM}, {unix.SO_PROTOCOL, unix.IPPROTO_TCP},
+	} {
+		if v, err := unix.GetsockoptInt(sock, unix.SOL_SOCKET, c.opt); err != nil || v != c.want {
+			return s, "not a TCP/IPv4 socket"
+		}
+	}
+	if id, err := socketNetns(sock); err != nil || id != netns {
+		// A nested sandbox's socket, or one the caller brought in from
+		// elsewhere: its connect means something else there.
+		return s, "socket of another network namespace"
+	}
+	if _, err := unix.Getpeername(sock); err == nil {
+		return s, "already connected"
+	}
+	if sa, err := unix.Getsockname(sock); err != nil {
+		return s, "getsockname: " + err.Error()
+	} else if in, ok := sa.(*unix.SockaddrInet4); !ok || in.Port != 0 {
+		return s, "socket is bound"
+	}
+	fl, err := unix.FcntlInt(uintptr(sock), unix.F_GETFL, 0)
+	if err != nil {
+		return s, "F_GETFL: " + err.Error()
+	}
+	s.nonblock = fl&unix.O_NONBLOCK != 0
+	get := func(level, opt int, v *int) {
+		if err == nil {
+			*v, err = unix.GetsockoptInt(sock, level, opt)
+		}
+	}
+	get(unix.IPPROTO_TCP, unix.TCP_NODELAY, &s.nodelay)
+	get(unix.SOL_SOCKET, unix.SO_KEEPALIVE, &s.keepalive)
+	get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, &s.keepIdle)
+	get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, &s.keepIntvl)
+	get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, &s.keepCnt)
+	if err == nil {
+		s.linger, err = unix.GetsockoptLinger(sock, unix.SOL_SOCKET, unix.SO_LINGER)
+	}
+	if err == nil {
+		s.rcvTimeo, err = unix.GetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO)
+	}
+	if err == nil {
+		s.sndTimeo, err = unix.GetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_SNDTIMEO)
+	}
+	if err != nil {
+		return s, "read socket options: " + err.Error()
+	}
+	return s, ""
+}
+
+func (s sockState) apply(fd int) error {
+	set := []struct{ level, opt, v int }{
+		{unix.IPPROTO_TCP, unix.TCP_NODELAY, s.nodelay},
+		{unix.SOL_SOCKET, unix.SO_KEEPALIVE, s.keepalive},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, s.keepIdle},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, s.keepIntvl},
+		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, s.keepCnt},
+	}
+	for _, o := range set {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
+			return err
+		}
+	}
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, s.linger); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, s.rcvTimeo); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, s.sndTimeo); err != nil {
+		return err
+	}
+	if !s.nonblock {
+		// dialRaw connected in non-blocking mode; the caller's socket
+		// was blocking.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// socketNetns names the network namespace a socket belongs to
+// (SIOCGSKNS: it needs CAP_NET_ADMIN over that namespace, which zbox has
+// over the sandbox's, being its owner).
+func socketNetns(sock int) ([2]uint64, error) {
+	ns, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(sock), unix.SIOCGSKNS, 0)
+	if errno != 0 {
+		return [2]uint64{}, errno
+	}
+	defer unix.Close(int(ns))
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns), &st); err != nil {
+		return [2]uint64{}, err
+	}
+	return [2]uint64{st.Dev, st.Ino}, nil
+}
+
+// fdCloexec reads the caller's close-on-exec flag for fd: it belongs to
+// the fd table entry, not to the socket, so pidfd_getfd does not carry
+// it.
+func fdCloexec(pid, fd int) (bool, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + strconv.Itoa(fd))
+	if err != nil {
+		return false, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("flags:")); ok {
+			fl, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 8, 64)
+			if err != nil {
+				return false, err
+			}
+			return fl&unix.O_CLOEXEC != 0, nil
+		}
+	}
+	return false, errors.New("no flags line in fdinfo")
+}
+
+// dialRaw connects a new TCP socket (close-on-exec, non-blocking) to ap
+// within timeout, or until stop is readable, and returns its fd.
+func dialRaw(ap netip.AddrPort, timeout time.Duration, stop int) (int, error) {
+	family := unix.AF_INET
+	var sa unix.Sockaddr
+	if ap.Addr().Is4() {
+		sa = &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+	} else {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, err
+	}
+	err = unix.Connect(fd, sa)
+	if errors.Is(err, unix.EINPROGRESS) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}, {Fd: int32(stop), Events: unix.POLLIN}}
+		deadline := time.Now().Add(timeout)
+		for {
+			ms := int(time.Until(deadline) / time.Millisecond)
+			if ms <= 0 {
+				err = unix.ETIMEDOUT
+				break
+			}
+			k, perr := unix.Poll(pfd, ms)
+			if errors.Is(perr, unix.EINTR) {
+				continue
+			}
+			if perr != nil {
+				err = perr
+				break
+			}
+			if pfd[1].Revents != 0 {
+				err = errors.New("the sandbox is ending")
+				break
+			}
+			if k == 0 || pfd[0].Revents == 0 {
+				continue
+			}
+			var soerr int
+			soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
