@@ -137,16 +137,18 @@ func BenchmarkBinds(b *testing.B) {
 	}
 }
 
-// BenchmarkBridge measures the proxy-only bridge of a real sandbox (a
-// listener on the sandbox's 127.0.0.1 whose connections the outer zbox
-// accepts and splices to the route's endpoint on the host's loopback)
+// BenchmarkBridge measures the proxy-only bridge of a real sandbox
 // against a direct loopback connection on the host. The same client
-// (netTool bench) runs inside the sandbox through the bridge and on the
-// host directly, interleaved, against the same server; each measures
-// one 128 MiB stream into a sink and the median of 100 connections
-// (connect, 1-byte echo, close). Reported: both throughputs, their
-// ratio (target >= 0.8), both latencies and the latency the bridge
-// adds per connection.
+// (netTool bench) runs inside the sandbox and on the host directly,
+// interleaved, against the same server; each measures one 128 MiB stream
+// into a sink and the median of 100 connections (connect, 1-byte echo,
+// close). The sandbox runs twice per round: as zbox runs it (its connect
+// redirected to a direct connection to the proxy, netns.Redirector) and
+// with ZBOX_BRIDGE=relay (the listener on the sandbox's 127.0.0.1 whose
+// connections the outer zbox accepts and splices to the proxy: what a
+// connection gets when the redirect does not apply). Reported: the
+// throughputs, their ratios to direct (target >= 0.8), the latencies and
+// the latency each adds per connection.
 func BenchmarkBridge(b *testing.B) {
 	host := startMux(b, "tcp4", "127.0.0.1:0")
 	const streamBytes, conns = "134217728", "100"
@@ -160,9 +162,9 @@ func BenchmarkBridge(b *testing.B) {
 	}
 	sandboxed := []string{zboxBin, "exec-plan", f}
 	direct := toolCmd(b, "bench", "tcp:"+host.Addr(), streamBytes, conns)
-	measure := func(argv []string) benchResult {
+	measure := func(argv []string, extraEnv ...string) benchResult {
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = netEnv("HTTP_PROXY=http://" + host.Addr())
+		cmd.Env = netEnv(append([]string{"HTTP_PROXY=http://" + host.Addr()}, extraEnv...)...)
 		out, err := cmd.Output()
 		line := toolLines(string(out))["bench"]
 		var r benchResult
@@ -171,14 +173,16 @@ func BenchmarkBridge(b *testing.B) {
 		}
 		return r
 	}
+	const relay = "ZBOX_BRIDGE=relay"
 	measure(direct) // warm caches and the server
 	measure(sandboxed)
-	var dMB, sMB, dLat, sLat []float64
+	measure(sandboxed, relay)
+	var dMB, sMB, rMB, dLat, sLat, rLat []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		d, s := measure(direct), measure(sandboxed)
-		dMB, sMB = append(dMB, d.MBps), append(sMB, s.MBps)
-		dLat, sLat = append(dLat, d.LatUS), append(sLat, s.LatUS)
+		d, s, r := measure(direct), measure(sandboxed), measure(sandboxed, relay)
+		dMB, sMB, rMB = append(dMB, d.MBps), append(sMB, s.MBps), append(rMB, r.MBps)
+		dLat, sLat, rLat = append(dLat, d.LatUS), append(sLat, s.LatUS), append(rLat, r.LatUS)
 	}
 	b.StopTimer()
 	med := func(v []float64) float64 {
@@ -192,6 +196,11 @@ func BenchmarkBridge(b *testing.B) {
 	b.ReportMetric(med(dLat), "direct-lat-us")
 	b.ReportMetric(med(sLat), "bridge-lat-us")
 	b.ReportMetric(med(sLat)-med(dLat), "added-lat-us")
+	// The relay alone (ZBOX_BRIDGE=relay): what a connection gets when
+	// the redirect does not apply.
+	b.ReportMetric(med(rMB), "relay-MB/s")
+	b.ReportMetric(med(rMB)/med(dMB), "relay/direct")
+	b.ReportMetric(med(rLat)-med(dLat), "relay-added-lat-us")
 	b.ReportMetric(0, "ns/op") // each op is two process runs; not meaningful
 }
 
