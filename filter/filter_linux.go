@@ -44,11 +44,8 @@ func InstallOnThread(progs []Program) error {
 	}
 	// Check everything before changing any thread state.
 	for _, p := range progs {
-		if p.Arch != "" && p.Arch != runtime.GOARCH {
-			return fmt.Errorf("filter: seccomp program %q was built for %s but this is %s: rebuild it with filter.Build(spec, runtime.GOARCH)", p.Name, p.Arch, runtime.GOARCH)
-		}
-		if len(p.Insns) == 0 || len(p.Insns) > bpfMaxInsns {
-			return fmt.Errorf("filter: seccomp program %q has %d instructions; the kernel accepts 1 to %d", p.Name, len(p.Insns), bpfMaxInsns)
+		if err := p.check(); err != nil {
+			return err
 		}
 	}
 
@@ -69,10 +66,7 @@ func InstallOnThread(progs []Program) error {
 
 // load installs one program on the calling thread.
 func load(p Program) error {
-	insns := make([]unix.SockFilter, len(p.Insns))
-	for i, in := range p.Insns {
-		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-	}
+	insns := p.sockFilters()
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	// Flags are implicitly 0 with prctl: no TSYNC (per-thread), no LOG,
 	// and SSB mitigation left at the kernel's default for seccomp tasks.
@@ -98,4 +92,25 @@ func load(p Program) error {
 		hint = "a filter installed earlier (outside zbox, or a previous program) may deny prctl(PR_SET_SECCOMP)"
 	}
 	return fmt.Errorf("filter: prctl(PR_SET_SECCOMP) for program %q (%d instructions): %w: %s", p.Name, len(p.Insns), errno, hint)
+}
+
+// sockFilters is p in the kernel's struct sock_filter layout.
+func (p Program) sockFilters() []unix.SockFilter {
+	insns := make([]unix.SockFilter, len(p.Insns))
+	for i, in := range p.Insns {
+		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	return insns
+}
+
+// check refuses a program this thread cannot load: built for another
+// architecture, empty, or longer than the kernel accepts.
+func (p Program) check() error {
+	if p.Arch != "" && p.Arch != runtime.GOARCH {
+		return fmt.Errorf("filter: seccomp program %q was built for %s but this is %s: rebuild it with filter.Build(spec, runtime.GOARCH)", p.Name, p.Arch, runtime.GOARCH)
+	}
+	if len(p.Insns) == 0 || len(p.Insns) > bpfMaxInsns {
+		return fmt.Errorf("filter: seccomp program %q has %d instructions; the kernel accepts 1 to %d", p.Name, len(p.Insns), bpfMaxInsns)
+	}
+	return nil
 }

@@ -28,16 +28,10 @@ var ErrListenerBusy = errors.New("a seccomp filter with a user-notification list
 // one) abandons the call, the supervisor's answer is lost, and the call
 // restarts from scratch. On older kernels the flag is dropped.
 func InstallWithListener(p Program) (int, error) {
-	if p.Arch != "" && p.Arch != runtime.GOARCH {
-		return -1, fmt.Errorf("filter: seccomp program %q was built for %s but this is %s", p.Name, p.Arch, runtime.GOARCH)
+	if err := p.check(); err != nil {
+		return -1, err
 	}
-	if len(p.Insns) == 0 || len(p.Insns) > bpfMaxInsns {
-		return -1, fmt.Errorf("filter: seccomp program %q has %d instructions; the kernel accepts 1 to %d", p.Name, len(p.Insns), bpfMaxInsns)
-	}
-	insns := make([]unix.SockFilter, len(p.Insns))
-	for i, in := range p.Insns {
-		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-	}
+	insns := p.sockFilters()
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
 	for {
