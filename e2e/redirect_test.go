@@ -192,3 +192,44 @@ func TestNetworkProxyRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestNetworkProxyRedirectNested: zbox doctor inside a proxy-only
+// sandbox reports the redirect as unavailable there (the sandbox's own
+// redirect holds the one listener a filter chain may have: the nested
+// zbox relays), and available when the outer sandbox relays
+// (ZBOX_BRIDGE=relay).
+func TestNetworkProxyRedirectNested(t *testing.T) {
+	host := startMux(t, "tcp4", "127.0.0.1:0")
+	plan := basePlan("")
+	plan.Network = policy.NetworkSpec{Mode: policy.NetProxyOnly, Routes: []policy.ProxyRoute{{EnvKey: "HTTP_PROXY", Endpoint: host.Addr()}}}
+	plan.Filter.Network = policy.SeccompProxyRouted
+	plan.Command = []string{zboxBin, "doctor", "--json"}
+	f := filepath.Join(t.TempDir(), "plan.json")
+	writeFile(t, f, string(mustJSON(t, plan)))
+	for _, c := range []struct {
+		mode, want, detail string
+	}{{"redirect", "warn", "already installed"}, {"relay", "ok", "direct connections"}} {
+		t.Run(c.mode, func(t *testing.T) {
+			env := []string{"HTTP_PROXY=http://" + host.Addr()}
+			if c.mode == "relay" {
+				env = append(env, "ZBOX_BRIDGE=relay")
+			}
+			r, _ := netRun{args: []string{"exec-plan", f}, env: env}.run(t)
+			var rep struct {
+				Findings []struct{ Name, Status, Detail string }
+			}
+			if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+				t.Fatalf("zbox doctor --json inside the sandbox: %v\n%s", err, r)
+			}
+			for _, fd := range rep.Findings {
+				if fd.Name == "proxy redirect" {
+					if fd.Status != c.want || !strings.Contains(fd.Detail, c.detail) {
+						t.Errorf("proxy redirect finding: %s %q, want %s and %q", fd.Status, fd.Detail, c.want, c.detail)
+					}
+					return
+				}
+			}
+			t.Fatalf("no proxy redirect finding\n%s", r)
+		})
+	}
+}

@@ -108,6 +108,7 @@ func runDoctor() doctorReport {
 	ll := lsm.Probe()
 	r.Findings = append(r.Findings, checkLandlock(ll))
 	r.Findings = append(r.Findings, checkSeccomp(self))
+	r.Findings = append(r.Findings, checkRedirect())
 	r.Findings = append(r.Findings, checkCgroup())
 	r.Findings = append(r.Findings, checkBwrap())
 
@@ -252,6 +253,41 @@ func checkDirect() finding {
 	f.Disables = "the fast start: every sandbox uses the general init (a re-exec of zbox; about 3 ms more per sandbox)"
 	f.Fix = "Linux 5.12 or newer, with open_tree/move_mount/openat2/mount_setattr allowed by any seccomp profile zbox runs under"
 	return f
+}
+
+// checkRedirect installs the proxy redirect's filter, with its listener,
+// on a thread that is destroyed afterwards, and checks that the listener
+// can swap fds (SECCOMP_IOCTL_NOTIF_ADDFD: a made-up notification id
+// gets ENOENT from a kernel that knows the ioctl).
+func checkRedirect() finding {
+	f := finding{Name: "proxy redirect"}
+	err := probeConnectNotify()
+	if err == nil {
+		f.Status, f.Detail = "ok", "connections to a proxy-only sandbox's bridges become direct connections to the host's proxies (seccomp user notification)"
+		return f
+	}
+	f.Status, f.Detail = "warn", err.Error()
+	f.Disables = "the proxy redirect: bridged connections are relayed (about 0.6x loopback throughput, more latency)"
+	f.Fix = "Linux 5.9 or newer, and no other seccomp supervisor (a listener) over zbox"
+	return f
+}
+
+func probeConnectNotify() error {
+	ch := make(chan error, 1)
+	lsm.RunOnDisposableThread(func() {
+		fd, err := installConnectNotify()
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := filter.Listener(fd).ReplaceFD(0, 0, 0, false); !errors.Is(err, unix.ENOENT) {
+			ch <- fmt.Errorf("SECCOMP_IOCTL_NOTIF_ADDFD: %v (Linux 5.9 has it)", err)
+			return
+		}
+		ch <- nil
+	})
+	return <-ch
 }
 
 // checkSandbox starts a real native sandbox (every namespace, a fresh

@@ -72,7 +72,7 @@ func TestDoctorPieces(t *testing.T) {
 			t.Errorf("landlock %+v: %+v", tt.st, f)
 		}
 	}
-	for _, f := range []finding{checkCgroup(), checkBwrap()} {
+	for _, f := range []finding{checkCgroup(), checkBwrap(), checkRedirect()} {
 		if f.Status == "" || f.Detail == "" || (f.Status != "ok" && f.Fix == "") {
 			t.Errorf("incomplete finding %+v", f)
 		}
