@@ -47,6 +47,12 @@ type Redirector struct {
 	stopR, stopW int
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
+	// busy bounds the notifications answered at once. Each answer
+	// blocks a thread in syscalls (at worst the 100 ms dial), so without
+	// a bound a sandbox could make zbox start thousands of threads by
+	// connecting at once to a proxy that does not answer. Past the bound
+	// a connect continues to the relay, which the netpoller serves.
+	busy chan struct{}
 
 	redirected, continued atomic.Uint64
 }
@@ -66,13 +72,17 @@ type RedirectStats struct {
 // background, as it did before the redirect existed.
 const redirectDialTimeout = 100 * time.Millisecond
 
+// maxRedirecting is how many connects the Redirector works on at once.
+const maxRedirecting = 64
+
 // NewRedirector serves the user-notification listener notifyFD (taking
 // ownership of it). bridge is one of the sandbox's bridge listeners (any:
 // it only names the sandbox's network namespace; not kept); routes maps
 // each bridge's port to the proxy endpoint it relays to ("host:port",
 // loopback). logf may be nil.
 func NewRedirector(notifyFD, bridge int, routes map[int]string, logf func(string, ...any)) (*Redirector, error) {
-	r := &Redirector{l: filter.Listener(notifyFD), routes: map[uint16]netip.AddrPort{}, logf: logf}
+	r := &Redirector{l: filter.Listener(notifyFD), routes: map[uint16]netip.AddrPort{}, logf: logf,
+		busy: make(chan struct{}, maxRedirecting)}
 	fail := func(err error) (*Redirector, error) {
 		unix.Close(notifyFD)
 		return nil, err
@@ -135,7 +145,7 @@ func (r *Redirector) serve() {
 	logged := false
 	trouble := func(what string, err error) {
 		if !logged {
-			r.log("zbox: connect redirect: %s: %v; retrying", what, err)
+			r.log("connect redirect: %s: %v; retrying", what, err)
 			logged = true
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -162,9 +172,17 @@ func (r *Redirector) serve() {
 			}
 			continue
 		}
+		select {
+		case r.busy <- struct{}{}:
+		default:
+			r.continued.Add(1)
+			_ = r.l.Continue(n.ID)
+			continue
+		}
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			defer func() { <-r.busy }()
 			r.answer(&n)
 		}()
 	}
@@ -178,7 +196,7 @@ func (r *Redirector) answer(n *filter.Notif) {
 	}
 	r.continued.Add(1)
 	if why != "" {
-		r.log("zbox: connect redirect: pid %d fd %d: %s; left to the bridge listener", n.Pid, n.Args[0], why)
+		r.log("connect redirect: pid %d fd %d: %s; left to the bridge listener", n.Pid, n.Args[0], why)
 	}
 	// ENOENT: the caller is gone or was interrupted; nothing to answer.
 	_ = r.l.Continue(n.ID)
@@ -205,10 +223,17 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	if !ok {
 		return false, ""
 	}
-	// From here on pid must still be the caller: pidfd_open first, then
-	// check that the notification is still pending (so the caller has
-	// not exited and its pid cannot have been reused).
-	pidfd, err := unix.PidfdOpen(pid, 0)
+	// The notification names the calling *thread*; pidfd_open wants its
+	// process (the thread group leader's id). From here on both must
+	// still be the caller's: look the process up, open it, then check
+	// that the notification is still pending. While it is, the calling
+	// thread is alive, so its id had not been reused when we read its
+	// process, and that process is alive too.
+	tgid, err := tgidOf(pid)
+	if err != nil {
+		return false, fmt.Sprintf("process of thread %d: %v", pid, err)
+	}
+	pidfd, err := unix.PidfdOpen(tgid, 0)
 	if err != nil {
 		return false, fmt.Sprintf("pidfd_open: %v", err)
 	}
@@ -248,14 +273,16 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 		return false, fmt.Sprintf("replace the socket: %v", err)
 	}
 	if err := r.l.Return(n.ID, 0, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		r.log("zbox: connect redirect: pid %d fd %d: answer: %v", pid, fd, err)
+		r.log("connect redirect: pid %d fd %d: answer: %v", pid, fd, err)
 	}
 	return true, ""
 }
 
 // sockState is what a caller's socket carries into its replacement: the
 // file status flag O_NONBLOCK and the options programs commonly set
-// before connect. Buffer sizes are left to autotuning.
+// before connect. Buffer sizes are left to autotuning: reading one back
+// cannot tell a size the program chose from the default, and setting it
+// would turn autotuning off.
 type sockState struct {
 	nonblock  bool
 	nodelay   int
@@ -263,6 +290,7 @@ type sockState struct {
 	keepIdle  int
 	keepIntvl int
 	keepCnt   int
+	userTO    int // TCP_USER_TIMEOUT (gRPC sets it)
 	linger    *unix.Linger
 	rcvTimeo  *unix.Timeval
 	sndTimeo  *unix.Timeval
@@ -308,6 +336,7 @@ func readSockState(sock int, netns [2]uint64) (sockState, string) {
 	get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, &s.keepIdle)
 	get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, &s.keepIntvl)
 	get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, &s.keepCnt)
+	get(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, &s.userTO)
 	if err == nil {
 		s.linger, err = unix.GetsockoptLinger(sock, unix.SOL_SOCKET, unix.SO_LINGER)
 	}
@@ -330,6 +359,7 @@ func (s sockState) apply(fd int) error {
 		{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, s.keepIdle},
 		{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, s.keepIntvl},
 		{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, s.keepCnt},
+		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, s.userTO},
 	}
 	for _, o := range set {
 		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
@@ -369,6 +399,21 @@ func socketNetns(sock int) ([2]uint64, error) {
 		return [2]uint64{}, err
 	}
 	return [2]uint64{st.Dev, st.Ino}, nil
+}
+
+// tgidOf reads the process (thread group) id of thread tid from
+// /proc/TID/status.
+func tgidOf(tid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("Tgid:")); ok {
+			return strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	return 0, errors.New("no Tgid line")
 }
 
 // fdCloexec reads the caller's close-on-exec flag for fd: it belongs to

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestReadSockState(t *testing.T) {
 // replacement socket, the blocking mode included.
 func TestSockStateApply(t *testing.T) {
 	for _, nonblock := range []bool{false, true} {
-		s := sockState{nonblock: nonblock, nodelay: 1, keepalive: 1, keepIdle: 9, keepIntvl: 8, keepCnt: 7,
+		s := sockState{nonblock: nonblock, nodelay: 1, keepalive: 1, keepIdle: 9, keepIntvl: 8, keepCnt: 7, userTO: 4321,
 			linger: &unix.Linger{Onoff: 1, Linger: 5}, rcvTimeo: &unix.Timeval{Sec: 1}, sndTimeo: &unix.Timeval{Usec: 500000}}
 		fd := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK)
 		if err := s.apply(fd); err != nil {
@@ -108,14 +109,14 @@ func TestSockStateApply(t *testing.T) {
 		for name, o := range map[string][2]int{
 			"nodelay": {unix.IPPROTO_TCP, unix.TCP_NODELAY}, "keepalive": {unix.SOL_SOCKET, unix.SO_KEEPALIVE},
 			"idle": {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE}, "intvl": {unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
-			"cnt": {unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
+			"cnt": {unix.IPPROTO_TCP, unix.TCP_KEEPCNT}, "userto": {unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT},
 		} {
 			got[name], _ = unix.GetsockoptInt(fd, o[0], o[1])
 		}
 		lg, _ := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER)
 		snd, _ := unix.GetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO)
 		if (fl&unix.O_NONBLOCK != 0) != nonblock || got["nodelay"] != 1 || got["keepalive"] != 1 || got["idle"] != 9 ||
-			got["intvl"] != 8 || got["cnt"] != 7 || lg == nil || lg.Linger != 5 || snd == nil || snd.Usec != 500000 {
+			got["intvl"] != 8 || got["cnt"] != 7 || got["userto"] != 4321 || lg == nil || lg.Linger != 5 || snd == nil || snd.Usec != 500000 {
 			t.Errorf("nonblock=%v: flags %#x, options %v, linger %+v, sndtimeo %+v", nonblock, fl, got, lg, snd)
 		}
 	}
@@ -189,4 +190,23 @@ func fullBacklog(t *testing.T) netip.AddrPort {
 		unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: int(ap.Port())})
 	}
 	return ap
+}
+
+// TestTgidOf: a thread's process is found from the thread's id.
+func TestTgidOf(t *testing.T) {
+	ch := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		ch <- unix.Gettid()
+	}()
+	tid := <-ch
+	for _, id := range []int{os.Getpid(), tid} {
+		if got, err := tgidOf(id); err != nil || got != os.Getpid() {
+			t.Errorf("tgidOf(%d) = %d, %v; want %d", id, got, err, os.Getpid())
+		}
+	}
+	if _, err := tgidOf(1 << 30); err == nil {
+		t.Error("no error for a missing thread")
+	}
 }
