@@ -81,6 +81,20 @@ nb["echo"] = echo(s, b"nonblocking")
 out["nonblocking"] = nb
 s.close()
 
+# Watched by an epoll set before connect: must still see the connect
+# complete (zbox leaves such a socket to the relay).
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setblocking(False)
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLOUT)
+rc = s.connect_ex(("127.0.0.1", port))
+ev = ep.poll(5)
+out["epoll"] = {"rc": rc, "events": [m for _, m in ev], "err": s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)}
+s.setblocking(True)
+out["epoll"]["echo"] = echo(s, b"epoll")
+s.close()
+ep.close()
+
 # From a thread that is not the process's first: the notification names
 # the thread, whose process zbox must find.
 res = {}
@@ -132,6 +146,12 @@ type redirectReport struct {
 		Peer     string `json:"peer"`
 		Echo     string `json:"echo"`
 	} `json:"nonblocking"`
+	Epoll struct {
+		RC     int    `json:"rc"`
+		Events []int  `json:"events"`
+		Err    int    `json:"err"`
+		Echo   string `json:"echo"`
+	} `json:"epoll"`
 	Threaded struct {
 		Peer string `json:"peer"`
 		Echo string `json:"echo"`
@@ -186,6 +206,11 @@ func TestNetworkProxyRedirect(t *testing.T) {
 				t.Errorf("peer of the bridged connection: blocking %s, non-blocking %s, from a second thread %s; want %s\n%s",
 					b.Peer, nb.Peer, rep.Threaded.Peer, wantPeer, r)
 			}
+			// EPOLLOUT (4) alone: writable, connected. A swapped-out
+			// socket would show EPOLLHUP (0x10) or nothing at all.
+			if e := rep.Epoll; (e.RC != 0 && e.RC != 115) || len(e.Events) != 1 || e.Events[0] != 4 || e.Err != 0 || e.Echo != "epoll" {
+				t.Errorf("a socket watched by epoll before its connect: %+v; want the connect reported done (EPOLLOUT alone, no error) and an echo\n%s", e, r)
+			}
 			if rep.Threaded.Echo != "threaded" {
 				t.Errorf("echo from a second thread: %q\n%s", rep.Threaded.Echo, r)
 			}
@@ -205,8 +230,8 @@ func TestNetworkProxyRedirect(t *testing.T) {
 			if b.Echo != "blocking" || rep.Inheritable.Echo != "inheritable" || nb.Echo != "nonblocking" {
 				t.Errorf("echo across a half-close: %q %q %q\n%s", b.Echo, rep.Inheritable.Echo, nb.Echo, r)
 			}
-			if got := host.accepted.Load() - before; got != 4 {
-				t.Errorf("the proxy accepted %d connections, want 4 (the nested namespace's must not reach it)\n%s", got, r)
+			if got := host.accepted.Load() - before; got != 5 {
+				t.Errorf("the proxy accepted %d connections, want 5 (the nested namespace's must not reach it)\n%s", got, r)
 			}
 			switch {
 			case strings.HasPrefix(rep.Nested, "unshare failed"):

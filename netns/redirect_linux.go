@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,6 +259,14 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	if err != nil {
 		return false, fmt.Sprintf("fd flags: %v", err)
 	}
+	// An epoll set that already watches the socket would go on watching
+	// the one we replace (epoll keys on the open file), and its owner
+	// would wait forever for the connect to complete. Most event loops
+	// (Go, libuv, mio, asyncio, Java NIO) register after connect; the
+	// rest get the relay.
+	if watched, err := watchedByEpoll(tgid, fd, sock); err != nil || watched {
+		return false, fmt.Sprintf("socket watched by an epoll set (%v)", err)
+	}
 	up, err := dialRaw(proxy, redirectDialTimeout, r.stopR)
 	if err != nil {
 		return false, fmt.Sprintf("cannot reach the proxy %s: %v", proxy, err)
@@ -399,6 +408,43 @@ func socketNetns(sock int) ([2]uint64, error) {
 		return [2]uint64{}, err
 	}
 	return [2]uint64{st.Dev, st.Ino}, nil
+}
+
+// watchedByEpoll reports whether an epoll fd of process tgid watches
+// fd, which must be the open file sock (our copy of it): each eventpoll
+// fd's fdinfo lists its targets as "tfd: N ... ino:HEX".
+func watchedByEpoll(tgid, fd, sock int) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(sock, &st); err != nil {
+		return false, err
+	}
+	dir := "/proc/" + strconv.Itoa(tgid)
+	ents, err := os.ReadDir(dir + "/fd")
+	if err != nil {
+		return false, err
+	}
+	wantFD, wantIno := strconv.Itoa(fd), strconv.FormatUint(st.Ino, 16)
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/fd/" + e.Name()); err != nil || l != "anon_inode:[eventpoll]" {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/fdinfo/" + e.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			f := strings.Fields(string(line))
+			if len(f) < 2 || f[0] != "tfd:" || f[1] != wantFD {
+				continue
+			}
+			for _, kv := range f[2:] {
+				if ino, ok := strings.CutPrefix(kv, "ino:"); ok && ino == wantIno {
+					return true, nil
+				}
+			}
+		}
+	}
+	return false, nil
 }
 
 // tgidOf reads the process (thread group) id of thread tid from

@@ -210,3 +210,27 @@ func TestTgidOf(t *testing.T) {
 		t.Error("no error for a missing thread")
 	}
 }
+
+// TestWatchedByEpoll finds a socket in one of this process's epoll
+// sets, by fd number and inode.
+func TestWatchedByEpoll(t *testing.T) {
+	a := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	b := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ep)
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, a, &unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(a)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		fd, sock int
+		want     bool
+	}{{a, a, true}, {b, b, false}, {a, b, false}} {
+		got, err := watchedByEpoll(os.Getpid(), c.fd, c.sock)
+		if err != nil || got != c.want {
+			t.Errorf("fd %d (file of fd %d): %v, %v; want %v", c.fd, c.sock, got, err, c.want)
+		}
+	}
+}
