@@ -95,6 +95,20 @@ out["epoll"]["echo"] = echo(s, b"epoll")
 s.close()
 ep.close()
 
+# A socket with a second fd (dup) before connect: both must name the
+# connected socket (zbox leaves it to the relay).
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+d = os.dup(s.fileno())
+s.connect(("127.0.0.1", port))
+try:
+    ds = socket.socket(fileno=d)
+    out["dup"] = {"same_peer": ds.getpeername() == s.getpeername()}
+    ds.detach(); os.close(d)
+except OSError as e:
+    out["dup"] = {"error": str(e)}
+out["dup"]["echo"] = echo(s, b"dup")
+s.close()
+
 # From a thread that is not the process's first: the notification names
 # the thread, whose process zbox must find.
 res = {}
@@ -152,6 +166,11 @@ type redirectReport struct {
 		Err    int    `json:"err"`
 		Echo   string `json:"echo"`
 	} `json:"epoll"`
+	Dup struct {
+		SamePeer bool   `json:"same_peer"`
+		Error    string `json:"error"`
+		Echo     string `json:"echo"`
+	} `json:"dup"`
 	Threaded struct {
 		Peer string `json:"peer"`
 		Echo string `json:"echo"`
@@ -211,6 +230,9 @@ func TestNetworkProxyRedirect(t *testing.T) {
 			if e := rep.Epoll; (e.RC != 0 && e.RC != 115) || len(e.Events) != 1 || e.Events[0] != 4 || e.Err != 0 || e.Echo != "epoll" {
 				t.Errorf("a socket watched by epoll before its connect: %+v; want the connect reported done (EPOLLOUT alone, no error) and an echo\n%s", e, r)
 			}
+			if d := rep.Dup; !d.SamePeer || d.Echo != "dup" {
+				t.Errorf("a socket with a second fd: %+v; want both fds connected to the same peer\n%s", d, r)
+			}
 			if rep.Threaded.Echo != "threaded" {
 				t.Errorf("echo from a second thread: %q\n%s", rep.Threaded.Echo, r)
 			}
@@ -230,8 +252,8 @@ func TestNetworkProxyRedirect(t *testing.T) {
 			if b.Echo != "blocking" || rep.Inheritable.Echo != "inheritable" || nb.Echo != "nonblocking" {
 				t.Errorf("echo across a half-close: %q %q %q\n%s", b.Echo, rep.Inheritable.Echo, nb.Echo, r)
 			}
-			if got := host.accepted.Load() - before; got != 5 {
-				t.Errorf("the proxy accepted %d connections, want 5 (the nested namespace's must not reach it)\n%s", got, r)
+			if got := host.accepted.Load() - before; got != 6 {
+				t.Errorf("the proxy accepted %d connections, want 6 (the nested namespace's must not reach it)\n%s", got, r)
 			}
 			switch {
 			case strings.HasPrefix(rep.Nested, "unshare failed"):

@@ -259,13 +259,15 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	if err != nil {
 		return false, fmt.Sprintf("fd flags: %v", err)
 	}
-	// An epoll set that already watches the socket would go on watching
-	// the one we replace (epoll keys on the open file), and its owner
-	// would wait forever for the connect to complete. Most event loops
-	// (Go, libuv, mio, asyncio, Java NIO) register after connect; the
-	// rest get the relay.
-	if watched, err := watchedByEpoll(tgid, fd, sock); err != nil || watched {
-		return false, fmt.Sprintf("socket watched by an epoll set (%v)", err)
+	// The swap changes what one fd number names, not the socket: any
+	// other reference to the socket would go on naming the unconnected
+	// one. An epoll set that already watches it (epoll keys on the open
+	// file) would never see the connect complete; another fd of the
+	// same socket (dup) would not be connected. Most event loops (Go,
+	// libuv, mio, asyncio, Java NIO) register after connect; the rest
+	// get the relay.
+	if why, err := referencedElsewhere(tgid, fd, sock); err != nil || why != "" {
+		return false, fmt.Sprintf("%s%v", why, err)
 	}
 	up, err := dialRaw(proxy, redirectDialTimeout, r.stopR)
 	if err != nil {
@@ -410,27 +412,36 @@ func socketNetns(sock int) ([2]uint64, error) {
 	return [2]uint64{st.Dev, st.Ino}, nil
 }
 
-// watchedByEpoll reports whether an epoll fd of process tgid watches
-// fd, which must be the open file sock (our copy of it): each eventpoll
-// fd's fdinfo lists its targets as "tfd: N ... ino:HEX".
-func watchedByEpoll(tgid, fd, sock int) (bool, error) {
+// referencedElsewhere says how process tgid refers to the socket at fd
+// (sock is our copy of it) other than through fd: another fd of the same
+// socket, or an epoll set watching it (each eventpoll fd's fdinfo lists
+// its targets as "tfd: N ... ino:HEX"). Empty when there is nothing.
+func referencedElsewhere(tgid, fd, sock int) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(sock, &st); err != nil {
-		return false, err
+		return "", err
 	}
 	dir := "/proc/" + strconv.Itoa(tgid)
 	ents, err := os.ReadDir(dir + "/fd")
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	wantFD, wantIno := strconv.Itoa(fd), strconv.FormatUint(st.Ino, 16)
+	self := "socket:[" + strconv.FormatUint(st.Ino, 10) + "]"
 	for _, e := range ents {
-		if l, err := os.Readlink(dir + "/fd/" + e.Name()); err != nil || l != "anon_inode:[eventpoll]" {
+		l, err := os.Readlink(dir + "/fd/" + e.Name())
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if l == self && e.Name() != wantFD {
+			return "the socket is also fd " + e.Name(), nil
+		}
+		if l != "anon_inode:[eventpoll]" {
 			continue
 		}
 		b, err := os.ReadFile(dir + "/fdinfo/" + e.Name())
 		if err != nil {
-			continue // closed meanwhile
+			continue
 		}
 		for _, line := range bytes.Split(b, []byte("\n")) {
 			f := strings.Fields(string(line))
@@ -439,12 +450,12 @@ func watchedByEpoll(tgid, fd, sock int) (bool, error) {
 			}
 			for _, kv := range f[2:] {
 				if ino, ok := strings.CutPrefix(kv, "ino:"); ok && ino == wantIno {
-					return true, nil
+					return "the socket is watched by epoll fd " + e.Name(), nil
 				}
 			}
 		}
 	}
-	return false, nil
+	return "", nil
 }
 
 // tgidOf reads the process (thread group) id of thread tid from

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,11 +212,12 @@ func TestTgidOf(t *testing.T) {
 	}
 }
 
-// TestWatchedByEpoll finds a socket in one of this process's epoll
-// sets, by fd number and inode.
-func TestWatchedByEpoll(t *testing.T) {
+// TestReferencedElsewhere finds another fd of the same socket and an
+// epoll set watching it, by fd number and inode.
+func TestReferencedElsewhere(t *testing.T) {
 	a := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
 	b := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	c := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
@@ -224,13 +226,22 @@ func TestWatchedByEpoll(t *testing.T) {
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, a, &unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(a)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
+	cdup, err := unix.Dup(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cdup)
+	for _, tc := range []struct {
 		fd, sock int
-		want     bool
-	}{{a, a, true}, {b, b, false}, {a, b, false}} {
-		got, err := watchedByEpoll(os.Getpid(), c.fd, c.sock)
-		if err != nil || got != c.want {
-			t.Errorf("fd %d (file of fd %d): %v, %v; want %v", c.fd, c.sock, got, err, c.want)
+		want     string
+	}{
+		{a, a, "watched by epoll"},
+		{b, b, ""},
+		{c, c, "also fd " + strconv.Itoa(cdup)},
+	} {
+		got, err := referencedElsewhere(os.Getpid(), tc.fd, tc.sock)
+		if err != nil || (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("fd %d (file of fd %d): %q, %v; want %q", tc.fd, tc.sock, got, err, tc.want)
 		}
 	}
 }
