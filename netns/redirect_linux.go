@@ -230,11 +230,16 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	// that the notification is still pending. While it is, the calling
 	// thread is alive, so its id had not been reused when we read its
 	// process, and that process is alive too.
-	tgid, err := tgidOf(pid)
-	if err != nil {
-		return false, fmt.Sprintf("process of thread %d: %v", pid, err)
-	}
+	// A process's first thread (the common case) has the process's id,
+	// and pidfd_open takes it as it is; any other thread gets EINVAL.
+	tgid := pid
 	pidfd, err := unix.PidfdOpen(tgid, 0)
+	if errors.Is(err, unix.EINVAL) {
+		if tgid, err = tgidOf(pid); err != nil {
+			return false, fmt.Sprintf("process of thread %d: %v", pid, err)
+		}
+		pidfd, err = unix.PidfdOpen(tgid, 0)
+	}
 	if err != nil {
 		return false, fmt.Sprintf("pidfd_open: %v", err)
 	}
