@@ -231,10 +231,11 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	// thread is alive, so its id had not been reused when we read its
 	// process, and that process is alive too.
 	// A process's first thread (the common case) has the process's id,
-	// and pidfd_open takes it as it is; any other thread gets EINVAL.
+	// and pidfd_open takes it as it is; any other thread's id gets EINVAL
+	// (ENOENT on newer kernels, 6.18 here).
 	tgid := pid
 	pidfd, err := unix.PidfdOpen(tgid, 0)
-	if errors.Is(err, unix.EINVAL) {
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
 		if tgid, err = tgidOf(pid); err != nil {
 			return false, fmt.Sprintf("process of thread %d: %v", pid, err)
 		}
