@@ -230,6 +230,7 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	// that the notification is still pending. While it is, the calling
 	// thread is alive, so its id had not been reused when we read its
 	// process, and that process is alive too.
+	//
 	// A process's first thread (the common case) has the process's id,
 	// and pidfd_open takes it as it is; any other thread's id gets EINVAL
 	// (ENOENT on newer kernels, 6.18 here).
@@ -272,8 +273,10 @@ func (r *Redirector) redirect(n *filter.Notif) (bool, string) {
 	// same socket (dup) would not be connected. Most event loops (Go,
 	// libuv, mio, asyncio, Java NIO) register after connect; the rest
 	// get the relay.
-	if why, err := referencedElsewhere(tgid, fd, sock); err != nil || why != "" {
-		return false, fmt.Sprintf("%s%v", why, err)
+	if why, err := referencedElsewhere(tgid, fd, sock); err != nil {
+		return false, fmt.Sprintf("cannot look for other references to the socket: %v", err)
+	} else if why != "" {
+		return false, why
 	}
 	up, err := dialRaw(proxy, redirectDialTimeout, r.stopR)
 	if err != nil {
