@@ -431,24 +431,31 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 		return "", err
 	}
 	dir := "/proc/" + strconv.Itoa(tgid)
-	ents, err := os.ReadDir(dir + "/fd")
+	d, err := os.Open(dir + "/fd")
+	if err != nil {
+		return "", err
+	}
+	names, err := d.Readdirnames(-1) // unsorted: no need to sort
+	d.Close()
 	if err != nil {
 		return "", err
 	}
 	wantFD, wantIno := strconv.Itoa(fd), strconv.FormatUint(st.Ino, 16)
 	self := "socket:[" + strconv.FormatUint(st.Ino, 10) + "]"
-	for _, e := range ents {
-		l, err := os.Readlink(dir + "/fd/" + e.Name())
+	var buf [64]byte
+	for _, name := range names {
+		n, err := unix.Readlink(dir+"/fd/"+name, buf[:])
 		if err != nil {
 			continue // closed meanwhile
 		}
-		if l == self && e.Name() != wantFD {
-			return "the socket is also fd " + e.Name(), nil
+		l := string(buf[:n])
+		if l == self && name != wantFD {
+			return "the socket is also fd " + name, nil
 		}
 		if l != "anon_inode:[eventpoll]" {
 			continue
 		}
-		b, err := os.ReadFile(dir + "/fdinfo/" + e.Name())
+		b, err := os.ReadFile(dir + "/fdinfo/" + name)
 		if err != nil {
 			continue
 		}
@@ -459,7 +466,7 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 			}
 			for _, kv := range f[2:] {
 				if ino, ok := strings.CutPrefix(kv, "ino:"); ok && ino == wantIno {
-					return "the socket is watched by epoll fd " + e.Name(), nil
+					return "the socket is watched by epoll fd " + name, nil
 				}
 			}
 		}
@@ -470,7 +477,7 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 // tgidOf reads the process (thread group) id of thread tid from
 // /proc/TID/status.
 func tgidOf(tid int) (int, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status")
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(tid) + "/status") // Tgid is near the top, but status is long
 	if err != nil {
 		return 0, err
 	}
@@ -486,7 +493,7 @@ func tgidOf(tid int) (int, error) {
 // the fd table entry, not to the socket, so pidfd_getfd does not carry
 // it.
 func fdCloexec(pid, fd int) (bool, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + strconv.Itoa(fd))
+	b, err := readSmall("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + strconv.Itoa(fd))
 	if err != nil {
 		return false, err
 	}
@@ -500,6 +507,23 @@ func fdCloexec(pid, fd int) (bool, error) {
 		}
 	}
 	return false, errors.New("no flags line in fdinfo")
+}
+
+// readSmall reads the start of a small procfs file in three syscalls
+// (os.ReadFile also stats it and reads again to see EOF); this runs once
+// per redirected connect.
+func readSmall(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 512)
+	n, err := unix.Read(fd, b)
+	if err != nil {
+		return nil, err
+	}
+	return b[:n], nil
 }
 
 // dialRaw connects a new TCP socket (close-on-exec, non-blocking) to ap
