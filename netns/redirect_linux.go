@@ -45,7 +45,8 @@ type Redirector struct {
 	netns  [2]uint64                 // dev, inode of the sandbox's network namespace
 	logf   func(string, ...any)
 
-	stopR, stopW int
+	stopR, stopW int // a pipe that Close writes to (-1: none, poll with a timeout)
+	closed       atomic.Bool
 	wg           sync.WaitGroup
 	closeOnce    sync.Once
 	// busy bounds the notifications answered at once. Each answer
@@ -81,33 +82,40 @@ const maxRedirecting = 64
 // it only names the sandbox's network namespace; not kept); routes maps
 // each bridge's port to the proxy endpoint it relays to ("host:port",
 // loopback). logf may be nil.
-func NewRedirector(notifyFD, bridge int, routes map[int]string, logf func(string, ...any)) (*Redirector, error) {
+//
+// It cannot fail. Once the target runs under the filter, every IPv4
+// connect waits for an answer from this listener, and closing it would
+// make them all fail with ENOSYS. So a problem here (a route it cannot
+// parse, a namespace it cannot name) is logged, and the Redirector
+// answers "continue" to every call: the relay serves them all.
+func NewRedirector(notifyFD, bridge int, routes map[int]string, logf func(string, ...any)) *Redirector {
 	r := &Redirector{l: filter.Listener(notifyFD), routes: map[uint16]netip.AddrPort{}, logf: logf,
-		busy: make(chan struct{}, maxRedirecting)}
-	fail := func(err error) (*Redirector, error) {
-		unix.Close(notifyFD)
-		return nil, err
-	}
+		busy: make(chan struct{}, maxRedirecting), stopR: -1, stopW: -1}
 	for port, ep := range routes {
 		ap, err := netip.ParseAddrPort(ep)
 		if err != nil || port <= 0 || port > 0xffff {
-			return fail(fmt.Errorf("connect redirect: bad route %d -> %q", port, ep))
+			r.log("connect redirect: bad route %d -> %q; every connect goes to the relay", port, ep)
+			r.routes = nil
+			break
 		}
 		r.routes[uint16(port)] = ap
 	}
-	id, err := socketNetns(bridge)
-	if err != nil {
-		return fail(fmt.Errorf("connect redirect: network namespace of the bridge listener: %w", err))
+	if id, err := socketNetns(bridge); err != nil {
+		r.log("connect redirect: network namespace of the bridge listener: %v; every connect goes to the relay", err)
+		r.routes = nil
+	} else {
+		r.netns = id
 	}
-	r.netns = id
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return fail(err)
+		// No way to wake the loop: it polls with a timeout instead.
+		r.log("connect redirect: pipe: %v", err)
+	} else {
+		r.stopR, r.stopW = p[0], p[1]
 	}
-	r.stopR, r.stopW = p[0], p[1]
 	r.wg.Add(1)
 	go r.serve()
-	return r, nil
+	return r
 }
 
 // Close stops serving and waits for every notification being handled.
@@ -115,10 +123,15 @@ func NewRedirector(notifyFD, bridge int, routes map[int]string, logf func(string
 // listener is closed they fail with ENOSYS.
 func (r *Redirector) Close() {
 	r.closeOnce.Do(func() {
-		unix.Write(r.stopW, []byte{0})
+		r.closed.Store(true)
+		if r.stopW >= 0 {
+			unix.Write(r.stopW, []byte{0})
+		}
 		r.wg.Wait()
-		unix.Close(r.stopR)
-		unix.Close(r.stopW)
+		if r.stopR >= 0 {
+			unix.Close(r.stopR)
+			unix.Close(r.stopW)
+		}
 		unix.Close(int(r.l))
 	})
 }
@@ -151,9 +164,17 @@ func (r *Redirector) serve() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for {
+	timeout := -1
+	if r.stopR < 0 {
+		timeout = 50 // ms; poll ignores the negative fd
+	}
+	for !r.closed.Load() {
 		fds := []unix.PollFd{{Fd: int32(r.l), Events: unix.POLLIN}, {Fd: int32(r.stopR), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, -1); err != nil {
+		k, err := unix.Poll(fds, timeout)
+		if k == 0 && err == nil {
+			continue
+		}
+		if err != nil {
 			if !errors.Is(err, unix.EINTR) {
 				trouble("poll", err)
 			}

@@ -245,3 +245,35 @@ func TestReferencedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRedirectorDegraded: with nothing that names the sandbox's
+// namespace and a route it cannot parse, NewRedirector still serves (it
+// must: the target's connects wait for its listener) and lets every
+// connect continue; Close returns and closes the listener.
+func TestNewRedirectorDegraded(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	var logs []string
+	r := NewRedirector(p[0], -1, map[int]string{3128: "not an endpoint"}, func(f string, a ...any) {
+		logs = append(logs, f)
+	})
+	if r == nil || r.routes != nil {
+		t.Fatalf("degraded redirector: %+v", r)
+	}
+	done := make(chan struct{})
+	go func() { r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0); err == nil {
+		t.Error("Close left the listener open")
+	}
+	if len(logs) < 2 {
+		t.Errorf("logged %q, want the bad route and the missing namespace", logs)
+	}
+}

@@ -380,21 +380,25 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 			}
 		case msgRedirect:
 			fds := parseRights(oob[:oobn])
-			if len(fds) != 1 || res.redirect != nil || res.nsProbe <= 0 {
-				for _, f := range fds {
-					unix.Close(f)
-				}
-				if len(msg) > 1 {
-					logf("connect redirect unavailable, the bridges relay: %s", msg[1:])
-				}
+			if len(fds) == 0 {
+				logf("connect redirect unavailable, the bridges relay: %s", msg[1:])
 				continue
 			}
-			r, err := netns.NewRedirector(fds[0], res.nsProbe, res.routes, logf)
-			if err != nil {
-				logf("connect redirect unavailable, the bridges relay: %v", err)
+			for _, f := range fds[1:] {
+				unix.Close(f)
+			}
+			if res.redirect != nil {
+				unix.Close(fds[0]) // cannot happen: the init sends one
 				continue
 			}
-			res.redirect = r
+			// Served whatever happens: the target's IPv4 connects wait for
+			// this listener. Without a bridge to name the sandbox's
+			// namespace (nsProbe), it lets every connect continue.
+			probe := res.nsProbe
+			if probe <= 0 {
+				probe = -1
+			}
+			res.redirect = netns.NewRedirector(fds[0], probe, res.routes, logf)
 		case msgListeners:
 			fds := parseRights(oob[:oobn])
 			var endpoints []string
