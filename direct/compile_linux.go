@@ -1,6 +1,7 @@
 package direct
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -44,6 +45,21 @@ type Host struct {
 	// end zbox holds until the sandbox is reaped; -1 without
 	// DieWithParent.
 	LifeR, LifeW int
+	// BridgePorts, for a proxy-only plan: pid 1 opens one listener on
+	// 127.0.0.1 per port in the sandbox's fresh network namespace (where
+	// every port is free, so zbox can pick them and rewrite the proxy
+	// variables beforehand) and sends them to zbox over BridgeFD, the
+	// child's end of a SOCK_SEQPACKET socketpair: one message "L" with
+	// the listeners as SCM_RIGHTS, in port order. Empty otherwise; a
+	// proxy-only plan without ports is not eligible.
+	BridgePorts []int
+	BridgeFD    int
+	// Redirect puts filter.ConnectNotifyProgram on the command's
+	// process, with a listener, which the process sends over BridgeFD
+	// ("R" with SCM_RIGHTS) before execve. When the kernel refuses a
+	// listener (EBUSY: zbox nested in a redirecting sandbox) nothing is
+	// sent and the bridges relay.
+	Redirect bool
 }
 
 // NotEligible says why a plan needs the general init.
@@ -134,9 +150,9 @@ func eligiblePlan(p *policy.Plan) error {
 		return ineligible("--as-pid-1")
 	case p.DisableUserns || p.AssertUsernsDisabled:
 		return ineligible("user namespace limits")
-	case p.Network.Mode == policy.NetProxyOnly:
-		return ineligible("proxy bridges")
-	case ns.Net && p.Network.Mode != policy.NetIsolated:
+	case p.Network.Mode == policy.NetProxyOnly && !ns.Net:
+		return ineligible("proxy bridges without a network namespace")
+	case ns.Net && p.Network.Mode != policy.NetIsolated && p.Network.Mode != policy.NetProxyOnly:
 		return ineligible("network mode %q with a network namespace", p.Network.Mode)
 	case p.Landlock != nil && p.Landlock.FS:
 		return ineligible("Landlock filesystem rules")
@@ -296,6 +312,12 @@ func (c *compiler) compile() error {
 	}
 	if c.plan.Namespaces.Net {
 		c.loopbackUp()
+	}
+	if c.plan.Network.Mode == policy.NetProxyOnly {
+		if len(c.h.BridgePorts) == 0 {
+			return ineligible("proxy bridges without ports")
+		}
+		c.bridges()
 	}
 	// pid 1 must not be ptraced or read through /proc by the target (same
 	// uid): non-dumpable, as the general init.
@@ -790,11 +812,82 @@ func (c *compiler) joinCgroups() {
 // and parent directory: above every fd the child must keep or still
 // uses (dup3 onto them closes whatever zbox had there, in the child only).
 func (c *compiler) cgroupFD(i int) (procs, parent int) {
+	top := c.topFD()
+	return top + 1 + 2*i, top + 2 + 2*i
+}
+
+// topFD is the highest fd number the child must keep or still uses.
+func (c *compiler) topFD() int {
 	top := max(c.h.ErrW, c.h.StatusW, c.h.LifeR, c.h.LifeW, c.h.SpareFD, 2)
+	if len(c.h.BridgePorts) > 0 {
+		top = max(top, c.h.BridgeFD)
+	}
 	for _, fd := range c.plan.Status.KeepFDs {
 		top = max(top, fd)
 	}
-	return top + 1 + 2*i, top + 2 + 2*i
+	return top
+}
+
+// bridgeFD is the fixed fd number of bridge listener i, above the
+// cgroup fds; the command's process uses bridgeFD(0) for its
+// connect-notify listener (pid 1 has closed the listeners by then).
+func (c *compiler) bridgeFD(i int) int {
+	return c.topFD() + 1 + 2*len(c.h.CgroupDirs) + i
+}
+
+// bridges opens the proxy bridges' listeners in the sandbox's network
+// namespace (lo is up) and sends them to zbox, which accepts on them
+// from the host side (the general init's proxyListeners does the same
+// with port 0). Each is moved to a fixed fd so that the SCM_RIGHTS
+// message can be laid out here.
+func (c *compiler) bridges() {
+	b := &c.b
+	n := len(c.h.BridgePorts)
+	fds := make([]int, n)
+	for i, port := range c.h.BridgePorts {
+		fds[i] = c.bridgeFD(i)
+		sa := make([]byte, 16) // struct sockaddr_in
+		binary.LittleEndian.PutUint16(sa[0:], unix.AF_INET)
+		binary.BigEndian.PutUint16(sa[2:], uint16(port))
+		copy(sa[4:], []byte{127, 0, 0, 1})
+		saAddr, saLen := c.p.bytes(sa)
+		b.sys(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0).save(rTmp)
+		b.sys(unix.SYS_DUP3, 0, uintptr(fds[i]), unix.O_CLOEXEC).reg(0, rTmp)
+		b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+		b.sys(unix.SYS_BIND, uintptr(fds[i]), saAddr, saLen)
+		b.sys(unix.SYS_LISTEN, uintptr(fds[i]), 512)
+	}
+	b.sys(unix.SYS_SENDMSG, uintptr(c.h.BridgeFD), c.fdMessage('L', fds), unix.MSG_NOSIGNAL)
+	b.sys(unix.SYS_CLOSE_RANGE, uintptr(fds[0]), uintptr(fds[n-1]), 0)
+}
+
+// fdMessage lays out, in the arena, a struct msghdr carrying the one
+// byte tag and fds as SCM_RIGHTS, and returns its address.
+func (c *compiler) fdMessage(tag byte, fds []int) uintptr {
+	tagAddr, tagLen := c.p.bytes([]byte{tag})
+	iov := &struct{ Base, Len uintptr }{tagAddr, tagLen}
+	ctl := make([]byte, unix.CmsgSpace(4*len(fds)))
+	// struct cmsghdr: size_t len; int level; int type; then the fds.
+	binary.NativeEndian.PutUint64(ctl[0:], uint64(unix.CmsgLen(4*len(fds))))
+	binary.NativeEndian.PutUint32(ctl[8:], unix.SOL_SOCKET)
+	binary.NativeEndian.PutUint32(ctl[12:], unix.SCM_RIGHTS)
+	for i, fd := range fds {
+		binary.NativeEndian.PutUint32(ctl[16+4*i:], uint32(fd))
+	}
+	ctlAddr, ctlLen := c.p.bytes(ctl)
+	// struct msghdr with plain words (no Go pointer may live in the arena).
+	msg := &struct {
+		Name       uintptr
+		Namelen    uint32
+		_          uint32
+		Iov        uintptr
+		Iovlen     uintptr
+		Control    uintptr
+		Controllen uintptr
+		Flags      int32
+		_          int32
+	}{Iov: ptr(c.p, iov), Iovlen: 1, Control: ctlAddr, Controllen: ctlLen}
+	return ptr(c.p, msg)
 }
 
 // existing resolves a destination that must already exist.
@@ -1152,6 +1245,11 @@ func (c *compiler) closeFDs() {
 	// close-on-exec. So do the cgroup clean-up's (close-on-exec).
 	var keep []int
 	fds := append([]int{c.h.ErrW, c.h.StatusW}, c.plan.Status.KeepFDs...)
+	if c.h.Redirect && len(c.h.BridgePorts) > 0 {
+		// The command's process sends its connect-notify listener on it
+		// (close-on-exec).
+		fds = append(fds, c.h.BridgeFD)
+	}
 	for i := range c.h.CgroupDirs {
 		procs, parent := c.cgroupFD(i)
 		fds = append(fds, procs, parent)
@@ -1231,27 +1329,70 @@ func (c *compiler) restrict(b *builder) error {
 			b.sys(unix.SYS_CLOSE).reg(0, rLL)
 		}
 	}
+	if c.h.Redirect && len(c.h.BridgePorts) > 0 {
+		if err := c.connectNotify(b); err != nil {
+			return err
+		}
+	}
 	if c.plan.Filter.Enabled {
 		progs, err := filter.Build(c.plan.Filter, runtime.GOARCH)
 		if err != nil {
 			return ineligible("seccomp filter: %v", err)
 		}
 		for _, pr := range progs {
-			insns := make([]unix.SockFilter, len(pr.Insns))
-			for i, in := range pr.Insns {
-				insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-			}
-			code, _ := c.p.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&insns[0])), uintptr(len(insns))*unsafe.Sizeof(insns[0])))
-			// struct sock_fprog, with the filter's address as a plain
-			// word (no Go pointer may live in the arena).
-			fprog := &struct {
-				Len    uint16
-				_      [6]byte
-				Filter uintptr
-			}{Len: uint16(len(insns)), Filter: code}
-			b.sys(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, ptr(c.p, fprog), 0, 0)
+			b.sys(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, c.fprog(pr), 0, 0)
 		}
 	}
+	return nil
+}
+
+// fprog places program pr in the arena as a struct sock_fprog and
+// returns its address.
+func (c *compiler) fprog(pr filter.Program) uintptr {
+	insns := make([]unix.SockFilter, len(pr.Insns))
+	for i, in := range pr.Insns {
+		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	code, _ := c.p.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&insns[0])), uintptr(len(insns))*unsafe.Sizeof(insns[0])))
+	// struct sock_fprog, with the filter's address as a plain word (no
+	// Go pointer may live in the arena).
+	fprog := &struct {
+		Len    uint16
+		_      [6]byte
+		Filter uintptr
+	}{Len: uint16(len(insns)), Filter: code}
+	return ptr(c.p, fprog)
+}
+
+// connectNotify installs the proxy redirect's filter with a listener
+// (the general init's installConnectNotify: killable wait first, then
+// without on EINVAL) and sends the listener to zbox. EBUSY (a listener
+// already over this process: zbox nested in a redirecting sandbox) or
+// any other refusal skips it: the bridges relay. Once the listener
+// exists it must reach zbox, or every IPv4 connect of the command would
+// wait on a listener nobody reads: a failed send fails the start (the
+// general init then runs the sandbox).
+func (c *compiler) connectNotify(b *builder) error {
+	pr, err := filter.ConnectNotifyProgram(runtime.GOARCH)
+	if err != nil {
+		return ineligible("connect-notify filter: %v", err)
+	}
+	fp := c.fprog(pr)
+	fd := uintptr(c.bridgeFD(0))
+	// Killable wait first; on any refusal try without it (Linux before
+	// 5.19 says EINVAL; EBUSY and the rest refuse that too and skip).
+	killable := b.next()
+	b.sys(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, fp).save(rTmp).jumpAny(killable + 1)
+	plain := b.next()
+	b.sys(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, fp).save(rTmp)
+	send := b.next()
+	b.at(killable).OKTo = send
+	b.sys(unix.SYS_DUP3, 0, fd, unix.O_CLOEXEC).reg(0, rTmp)
+	b.sys(unix.SYS_CLOSE).reg(0, rTmp)
+	b.sys(unix.SYS_SENDMSG, uintptr(c.h.BridgeFD), c.fdMessage('R', []int{int(fd)}), unix.MSG_NOSIGNAL)
+	b.sys(unix.SYS_CLOSE, fd)
+	b.at(plain).jumpAny(b.next())
 	return nil
 }
 

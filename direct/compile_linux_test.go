@@ -2,6 +2,7 @@ package direct
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,7 +48,11 @@ func TestEligiblePlan(t *testing.T) {
 		{"as pid 1", func(p *policy.Plan) { p.AsPID1 = true }, "as-pid-1"},
 		{"limits (rlimits; a cgroup is the caller's call)", func(p *policy.Plan) { p.Limits = &policy.Limits{Processes: 10, MemoryBytes: 1 << 30} }, ""},
 		{"kept capability", func(p *policy.Plan) { p.Caps.Keep = []int{1} }, ""},
-		{"proxy", func(p *policy.Plan) { p.Network.Mode = policy.NetProxyOnly }, "proxy"},
+		{"proxy", func(p *policy.Plan) { p.Network.Mode = policy.NetProxyOnly }, ""}, // ports: checked by Compile
+		{"proxy without a network namespace", func(p *policy.Plan) {
+			p.Network.Mode = policy.NetProxyOnly
+			p.Namespaces.Net = false
+		}, "network namespace"},
 		{"landlock fs", func(p *policy.Plan) { p.Landlock.FS = true }, "Landlock"},
 		{"caller seccomp", func(p *policy.Plan) { p.Filter.Programs = [][]byte{{0}} }, "seccomp"},
 		{"info fd", func(p *policy.Plan) { p.Status.InfoFD = &one }, "fds"},
@@ -282,5 +287,77 @@ func TestCompileTooBigForArena(t *testing.T) {
 	// The arena is reset for the next program.
 	if _, _, err := Compile(defaultPlan(), testHost()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompileBridges: a proxy-only plan needs its bridges' ports; pid 1
+// then binds one listener per port on 127.0.0.1 at fixed fds above every
+// other fd it keeps, sends them in one "L" message, and closes them; with
+// Redirect the command's process installs the connect-notify filter
+// (killable wait first) and sends its listener in an "R" message, before
+// the policy filter.
+func TestCompileBridges(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("the kernel lacks mount_setattr (Linux 5.12+)")
+	}
+	p := defaultPlan()
+	p.Network = policy.NetworkSpec{Mode: policy.NetProxyOnly, Routes: []policy.ProxyRoute{{EnvKey: "HTTP_PROXY", Endpoint: "127.0.0.1:3128"}}}
+	p.Filter = policy.FilterSpec{Enabled: true, Network: policy.SeccompProxyRouted}
+	if _, _, err := Compile(p, testHost()); err == nil || !strings.Contains(err.Error(), "ports") {
+		t.Fatalf("without ports: %v, want a reason mentioning ports", err)
+	}
+	h := testHost()
+	h.BridgeFD, h.BridgePorts, h.Redirect = 9, []int{12345, 23456}, true
+	h.CgroupDirs = []string{"/sys/fs/cgroup/x"}
+	prog, _, err := Compile(p, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fixed fds: above BridgeFD (9) and the cgroup's two.
+	first := 9 + 1 + 2
+	var binds []string
+	var sent []string
+	for _, st := range prog.Setup {
+		switch {
+		case st.Kind == kSys && st.Nr == unix.SYS_BIND:
+			off := st.Args[1] - addr(0)
+			sa := arena[off : off+16]
+			binds = append(binds, fmt.Sprintf("fd %d port %d addr %v", st.Args[0], int(sa[2])<<8|int(sa[3]), sa[4:8]))
+		case st.Kind == kSys && st.Nr == unix.SYS_SENDMSG:
+			sent = append(sent, fmt.Sprintf("setup: sendmsg fd %d", st.Args[0]))
+		}
+	}
+	want := []string{fmt.Sprintf("fd %d port 12345 addr [127 0 0 1]", first), fmt.Sprintf("fd %d port 23456 addr [127 0 0 1]", first+1)}
+	if strings.Join(binds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("binds:\n%s\nwant:\n%s", strings.Join(binds, "\n"), strings.Join(want, "\n"))
+	}
+	var order []string
+	for _, st := range prog.Target {
+		switch {
+		case st.Kind == kSys && st.Nr == unix.SYS_SECCOMP:
+			order = append(order, fmt.Sprintf("seccomp flags %#x", st.Args[1]))
+		case st.Kind == kSys && st.Nr == unix.SYS_SENDMSG:
+			order = append(order, fmt.Sprintf("sendmsg fd %d", st.Args[0]))
+		case st.Kind == kSys && st.Nr == unix.SYS_PRCTL && st.Args[0] == unix.PR_SET_SECCOMP:
+			order = append(order, "policy filter")
+		}
+	}
+	wantOrder := []string{
+		fmt.Sprintf("seccomp flags %#x", unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV),
+		fmt.Sprintf("seccomp flags %#x", unix.SECCOMP_FILTER_FLAG_NEW_LISTENER),
+		"sendmsg fd 9", "policy filter",
+	}
+	if strings.Join(order, "\n") != strings.Join(wantOrder, "\n") || len(sent) != 1 {
+		t.Errorf("command's process:\n%s\nwant:\n%s\n(pid 1: %v)", strings.Join(order, "\n"), strings.Join(wantOrder, "\n"), sent)
+	}
+	h.Redirect = false
+	prog, _, err = Compile(p, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range prog.Target {
+		if st.Kind == kSys && (st.Nr == unix.SYS_SECCOMP || st.Nr == unix.SYS_SENDMSG) {
+			t.Errorf("without Redirect the command's process still runs syscall %d", st.Nr)
+		}
 	}
 }

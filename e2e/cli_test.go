@@ -836,7 +836,7 @@ func TestCLIExplainAndVersion(t *testing.T) {
 	r := zrun{env: cleanEnv(t)}.run(t, "explain", "--deny-read=/etc/shadow", "--allow-net=example.com", "--", "curl", "https://example.com")
 	mustExit(t, r, 0)
 	for _, want := range []string{"--file-system-sandbox-policy", "Plan", "allow-list proxy", "seccomp:", "Equivalent bwrap command", "bwrap --new-session",
-		"start:      general init (the allow-list proxy's bridge)"} {
+		"start:      direct (no second Go runtime)"} {
 		mustContain(t, r, want)
 	}
 	// How the sandbox would start: directly, unless something needs the

@@ -162,9 +162,9 @@ func lineDiff(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestDirectIsUsedForEverydaySandboxes: zbox's default sandbox and the
-// helper's usual policies start directly (ZBOX_INIT=direct would fail
-// otherwise).
+// TestDirectIsUsedForEverydaySandboxes: zbox's default sandbox, its
+// allow-list sandbox and the helper's usual policies, proxy mode
+// included, start directly (ZBOX_INIT=direct would fail otherwise).
 func TestDirectIsUsedForEverydaySandboxes(t *testing.T) {
 	ws := hostDir(t)
 	cases := map[string][]string{
@@ -176,9 +176,16 @@ func TestDirectIsUsedForEverydaySandboxes(t *testing.T) {
 		"helper workspace": {"linux-sandbox", "--sandbox-policy-cwd", ws, "--sandbox-policy", `{"type":"workspace-write"}`, "--", "/bin/true"},
 		"helper no-proc":   {"linux-sandbox", "--sandbox-policy-cwd", ws, "--no-proc", "--sandbox-policy", `{"type":"read-only"}`, "--", "/bin/true"},
 		"zbox missing cmd": {"--", "/nonexistent/cmd"},
+		// Proxy-only: the bridges' listeners come from pid 1, the connect
+		// redirect's listener from the command's process.
+		"zbox allow-net": {"--allow-net=example.com", "--", "/bin/true"},
+		"helper proxy":   {"linux-sandbox", "--sandbox-policy-cwd", ws, "--sandbox-policy", `{"type":"read-only"}`, "--allow-network-for-proxy", "--", "/bin/true"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
+			if name == "helper proxy" {
+				t.Setenv("HTTP_PROXY", "http://127.0.0.1:9")
+			}
 			r := runInit(t, "direct", args...)
 			// Mount points created in the workspace (the helper's
 			// missing .codex) are gone afterwards.

@@ -577,12 +577,18 @@ type netRun struct {
 
 // netEnv is our environment without anything that would steer the run
 // under test: proxy variables (a CI machine may have some), NO_PROXY,
-// TMPDIR and CODEX_HOME.
+// TMPDIR and CODEX_HOME; then extra, whose variables replace ours (the
+// first of two entries for one name is the one a program sees).
 func netEnv(extra ...string) []string {
 	var env []string
+	override := map[string]bool{}
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		override[k] = true
+	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if netns.IsProxyEnvKey(k) || strings.EqualFold(k, "NO_PROXY") || k == "TMPDIR" || k == "CODEX_HOME" {
+		if netns.IsProxyEnvKey(k) || strings.EqualFold(k, "NO_PROXY") || k == "TMPDIR" || k == "CODEX_HOME" || override[k] {
 			continue
 		}
 		env = append(env, kv)

@@ -187,7 +187,9 @@ type redirectReport struct {
 // half-close. Interface ioctls on it are denied (they would describe
 // the host's interfaces). With ZBOX_BRIDGE=relay the same program gets the relay.
 // A socket of a network namespace nested inside the sandbox is never
-// redirected: its connect to the same address fails.
+// redirected: its connect to the same address fails. Each case runs
+// under the direct start (ZBOX_INIT=direct: no fallback) and the general
+// init (ZBOX_INIT=go).
 func TestNetworkProxyRedirect(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed (the probe is a Python script)")
@@ -200,9 +202,12 @@ func TestNetworkProxyRedirect(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "plan.json")
 	writeFile(t, f, string(mustJSON(t, plan)))
 
-	for _, mode := range []string{"redirect", "relay"} {
-		t.Run(mode, func(t *testing.T) {
-			env := []string{"HTTP_PROXY=http://" + host.Addr()}
+	// Both starts: the direct start (no fallback allowed) and the
+	// general init.
+	for _, c := range []struct{ mode, init string }{{"redirect", "direct"}, {"redirect", "go"}, {"relay", "direct"}, {"relay", "go"}} {
+		mode := c.mode
+		t.Run(c.mode+"/"+c.init, func(t *testing.T) {
+			env := []string{"HTTP_PROXY=http://" + host.Addr(), "ZBOX_INIT=" + c.init}
 			if mode == "relay" {
 				env = append(env, "ZBOX_BRIDGE=relay")
 			}

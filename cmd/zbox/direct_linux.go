@@ -16,6 +16,7 @@ import (
 
 	"github.com/zbox-sandbox/zbox/direct"
 	"github.com/zbox-sandbox/zbox/mountns"
+	"github.com/zbox-sandbox/zbox/netns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -45,12 +46,10 @@ func runDirect(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) 
 
 // needsGeneralInit says why the run options or the caller rule the
 // direct start out before any compiling ("" when they do not).
-func needsGeneralInit(plan *policy.Plan, debug, proxy, onStart bool) string {
+func needsGeneralInit(plan *policy.Plan, debug, onStart bool) string {
 	switch {
 	case debug:
 		return "--debug reports its steps"
-	case proxy:
-		return "the allow-list proxy's bridge"
 	case onStart:
 		return "the front-end's start-up report"
 	case plan.Namespaces.User && os.Getuid() == 0 && !hasCap(unix.CAP_SETFCAP):
@@ -60,7 +59,7 @@ func needsGeneralInit(plan *policy.Plan, debug, proxy, onStart bool) string {
 }
 
 func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any)) (res nativeResult, why string, err error, handled bool) {
-	if why := needsGeneralInit(plan, opt.Debug, opt.Proxy != nil, opt.OnStart != nil); why != "" {
+	if why := needsGeneralInit(plan, opt.Debug, opt.OnStart != nil); why != "" {
 		return res, why, nil, false
 	}
 	// The limits' pids/memory cgroup, where zbox can make one: pid 1
@@ -111,6 +110,17 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 			unix.Close(host.StatusW)
 		}
 	}
+	// Proxy-only: the bridges' ports, the rewritten proxy variables and
+	// the socketpair their fds come back on.
+	var br *directBridges
+	if plan.Network.Mode == policy.NetProxyOnly {
+		var err error
+		if plan, br, err = prepareDirectBridges(plan, &host, opt); err != nil {
+			closeWriteEnds()
+			return res, err.Error(), nil, false
+		}
+		defer br.close()
+	}
 	prog, flags, cerr := direct.Compile(plan, host)
 	if cerr != nil {
 		closeWriteEnds()
@@ -123,6 +133,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	defer runtime.UnlockOSThread()
 	pid, finishRelay, serr := relayTo(!plan.NewSession, func() (int, error) { return direct.Start(prog, flags) })
 	closeWriteEnds()
+	br.childHasIt()
 	if serr != nil {
 		return res, "", startError(serr), true
 	}
@@ -147,6 +158,11 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		recs = append(recs, buf[:m]...)
 	}
 	fail := direct.ReadRecords(prog, recs)
+	if fail == nil && br != nil {
+		// The command runs: its bridges and connect redirect were sent
+		// before its execve.
+		br.serve(opt, logf)
+	}
 	if fail == nil && statusR >= 0 {
 		// bwrap's semantics: the command's status as soon as it exits;
 		// pid 1 goes on reaping whatever it left running.
@@ -185,15 +201,21 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 // would start plan: the direct start, or the general init and why (for
 // zbox explain). Compile only reads the filesystem and probes the
 // kernel; the fd numbers it is given here are placeholders.
-func directVerdict(plan *policy.Plan, debug, proxy bool) string {
+func directVerdict(plan *policy.Plan, debug bool) string {
 	if os.Getenv(initEnvVar) == "go" {
 		return "general init (" + initEnvVar + "=go)"
 	}
-	if why := needsGeneralInit(plan, debug, proxy, false); why != "" {
+	if why := needsGeneralInit(plan, debug, false); why != "" {
 		return "general init (" + why + ")"
 	}
 	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), Env: os.Environ(), LifeR: 3, LifeW: 4, SpareFD: 5, ErrW: 6, StatusW: -1}
 	host.Cwd, _ = os.Getwd()
+	if plan.Network.Mode == policy.NetProxyOnly {
+		host.BridgeFD = 7
+		for i := range netns.DistinctEndpoints(plan.Network.Routes) {
+			host.BridgePorts = append(host.BridgePorts, 10000+i)
+		}
+	}
 	if _, _, err := direct.Compile(plan, host); err != nil {
 		return "general init (" + strings.TrimPrefix(err.Error(), "direct start not possible: ") + ")"
 	}

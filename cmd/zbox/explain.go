@@ -83,7 +83,7 @@ func (c *cli) explain(spec *sandboxSpec, asJSON bool) error {
 		Notes:    spec.Notes,
 	}
 	if choice.Name == "native" {
-		e.Start = directVerdict(spec.Plan, s.Debug, spec.Proxy != nil)
+		e.Start = directVerdict(spec.Plan, s.Debug)
 	}
 	if warning != "" {
 		e.EngineWarning = warning
