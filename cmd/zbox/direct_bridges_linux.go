@@ -24,10 +24,8 @@ type directBridges struct {
 	endpoints []string
 	ports     map[string]int
 
-	cancel   context.CancelFunc
-	fwds     []*netns.Forwarder
-	redirect *netns.Redirector
-	nsProbe  int
+	cancel context.CancelFunc
+	set    bridgeSet
 }
 
 // prepareDirectBridges picks the bridges' ports (the sandbox's network
@@ -42,7 +40,7 @@ func prepareDirectBridges(plan *policy.Plan, host *direct.Host, opt nativeOption
 	if len(eps) == 0 {
 		return nil, nil, errors.New("proxy-only network without routes")
 	}
-	br := &directBridges{endpoints: eps, ports: map[string]int{}, mine: -1, child: -1, nsProbe: -1}
+	br := &directBridges{endpoints: eps, ports: map[string]int{}, mine: -1, child: -1}
 	used := map[int]bool{}
 	for _, ep := range eps {
 		// Unprivileged ports outside the kernel's default ephemeral
@@ -94,7 +92,6 @@ func (br *directBridges) childHasIt() {
 func (br *directBridges) serve(opt nativeOptions, logf func(string, ...any)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	br.cancel = cancel
-	routes := map[int]string{}
 	buf := make([]byte, 16)
 	oob := make([]byte, unix.CmsgSpace(4*64))
 	for {
@@ -108,34 +105,9 @@ func (br *directBridges) serve(opt nativeOptions, logf func(string, ...any)) {
 		fds := parseRights(oob[:oobn])
 		switch buf[0] {
 		case 'L':
-			for i, f := range fds {
-				if i >= len(br.endpoints) {
-					unix.Close(f)
-					continue
-				}
-				ep := br.endpoints[i]
-				if opt.Proxy == nil {
-					routes[br.ports[ep]] = ep
-					if br.nsProbe < 0 {
-						br.nsProbe, _ = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 3)
-					}
-				}
-				fw, err := serveBridge(ctx, f, ep, opt, logf)
-				if err != nil {
-					logf("bridge %s: %v", ep, err)
-					continue
-				}
-				br.fwds = append(br.fwds, fw)
-			}
+			br.set.listeners(ctx, fds, br.endpoints, opt, logf)
 		case 'R':
-			if len(fds) == 0 {
-				continue
-			}
-			for _, f := range fds[1:] {
-				unix.Close(f)
-			}
-			// Served whatever happens (see netns.NewRedirector).
-			br.redirect = netns.NewRedirector(fds[0], br.nsProbe, routes, logf)
+			br.set.redirectFrom(fds, logf)
 		default:
 			for _, f := range fds {
 				unix.Close(f)
@@ -149,19 +121,13 @@ func (br *directBridges) close() {
 	if br == nil {
 		return
 	}
-	if br.redirect != nil {
-		br.redirect.Close()
-	}
-	for _, f := range br.fwds {
-		f.Close()
-	}
+	br.set.stop()
 	if br.cancel != nil {
 		br.cancel()
 	}
 	br.childHasIt()
-	for _, fd := range []int{br.mine, br.nsProbe} {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+	if br.mine >= 0 {
+		unix.Close(br.mine)
+		br.mine = -1
 	}
 }

@@ -167,7 +167,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		cr = <-ctlDone
 	}
 	cancel()
-	cr.stopBridges()
+	cr.bridges.stop()
 	if !opt.KeepGhosts {
 		// Mount points the build had to create on host filesystems
 		// (bwrap leaves them behind); the sandbox is gone, so nothing
@@ -324,8 +324,15 @@ type ctlResult struct {
 	started  bool
 	exited   bool
 	status   int
-	bridges  []*netns.Forwarder
-	// routes maps each bridge listener's port to its proxy endpoint, and
+	bridges  bridgeSet
+}
+
+// bridgeSet is the host side of a proxy-only sandbox's bridges, however
+// the sandbox was started: the forwarders accepting on the listeners
+// that live in its network namespace, and the connect redirect.
+type bridgeSet struct {
+	fwds []*netns.Forwarder
+	// routes maps each listener's port to its proxy endpoint, and
 	// nsProbe is a copy of one listener (it names the sandbox's network
 	// namespace), for the connect redirect.
 	routes   map[int]string
@@ -333,16 +340,67 @@ type ctlResult struct {
 	redirect *netns.Redirector
 }
 
-func (c *ctlResult) stopBridges() {
-	if c.redirect != nil {
-		c.redirect.Close()
+// listeners serves the bridge listeners fds (taking them), whose proxy
+// endpoints are endpoints, in order.
+func (b *bridgeSet) listeners(ctx context.Context, fds []int, endpoints []string, opt nativeOptions, logf func(string, ...any)) {
+	for i, f := range fds {
+		if i >= len(endpoints) {
+			unix.Close(f)
+			continue
+		}
+		if sa, err := unix.Getsockname(f); err == nil && opt.Proxy == nil {
+			if b.routes == nil {
+				b.routes = map[int]string{}
+				b.nsProbe, _ = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 3)
+			}
+			if in4, ok := sa.(*unix.SockaddrInet4); ok {
+				b.routes[in4.Port] = endpoints[i]
+			}
+		}
+		fw, err := serveBridge(ctx, f, endpoints[i], opt, logf)
+		if err != nil {
+			logf("bridge %s: %v", endpoints[i], err)
+			continue
+		}
+		b.fwds = append(b.fwds, fw)
 	}
-	for _, f := range c.bridges {
+}
+
+// redirectFrom serves the connect-notify listener among fds (taking
+// them all). It is served whatever happens: the target's IPv4 connects
+// wait for it. Without a listener to name the sandbox's namespace
+// (nsProbe) the Redirector lets every connect continue.
+func (b *bridgeSet) redirectFrom(fds []int, logf func(string, ...any)) {
+	if len(fds) == 0 {
+		return
+	}
+	for _, f := range fds[1:] {
+		unix.Close(f)
+	}
+	if b.redirect != nil {
+		unix.Close(fds[0]) // cannot happen: one is sent
+		return
+	}
+	probe := b.nsProbe
+	if probe <= 0 {
+		probe = -1
+	}
+	b.redirect = netns.NewRedirector(fds[0], probe, b.routes, logf)
+}
+
+// stop ends every bridge and the redirect.
+func (b *bridgeSet) stop() {
+	if b.redirect != nil {
+		b.redirect.Close()
+		b.redirect = nil
+	}
+	for _, f := range b.fwds {
 		f.Close()
 	}
-	if c.nsProbe > 0 {
-		unix.Close(c.nsProbe)
-		c.nsProbe = 0
+	b.fwds = nil
+	if b.nsProbe > 0 {
+		unix.Close(b.nsProbe)
+		b.nsProbe = 0
 	}
 }
 
@@ -384,21 +442,7 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 				logf("connect redirect unavailable, the bridges relay: %s", msg[1:])
 				continue
 			}
-			for _, f := range fds[1:] {
-				unix.Close(f)
-			}
-			if res.redirect != nil {
-				unix.Close(fds[0]) // cannot happen: the init sends one
-				continue
-			}
-			// Served whatever happens: the target's IPv4 connects wait for
-			// this listener. Without a bridge to name the sandbox's
-			// namespace (nsProbe), it lets every connect continue.
-			probe := res.nsProbe
-			if probe <= 0 {
-				probe = -1
-			}
-			res.redirect = netns.NewRedirector(fds[0], probe, res.routes, logf)
+			res.bridges.redirectFrom(fds, logf)
 		case msgListeners:
 			fds := parseRights(oob[:oobn])
 			var endpoints []string
@@ -408,23 +452,7 @@ func readControl(ctx context.Context, fd int, plan *policy.Plan, opt nativeOptio
 				}
 				continue
 			}
-			for i, f := range fds {
-				if sa, err := unix.Getsockname(f); err == nil && opt.Proxy == nil {
-					if res.routes == nil {
-						res.routes = map[int]string{}
-						res.nsProbe, _ = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 3)
-					}
-					if in4, ok := sa.(*unix.SockaddrInet4); ok {
-						res.routes[in4.Port] = endpoints[i]
-					}
-				}
-				fw, err := serveBridge(ctx, f, endpoints[i], opt, logf)
-				if err != nil {
-					logf("bridge %s: %v", endpoints[i], err)
-					continue
-				}
-				res.bridges = append(res.bridges, fw)
-			}
+			res.bridges.listeners(ctx, fds, endpoints, opt, logf)
 		}
 	}
 }

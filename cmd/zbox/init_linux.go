@@ -439,14 +439,7 @@ func checkExec(p string) error {
 
 func (in *initProc) proxyListeners(env []string) ([]string, error) {
 	routes := in.plan.Network.Routes
-	var endpoints []string
-	seen := map[string]bool{}
-	for _, r := range routes {
-		if !seen[r.Endpoint] {
-			seen[r.Endpoint] = true
-			endpoints = append(endpoints, r.Endpoint)
-		}
-	}
+	endpoints := netns.DistinctEndpoints(routes)
 	ports := map[string]int{}
 	var fds []int
 	for _, ep := range endpoints {
