@@ -1329,6 +1329,11 @@ func (c *compiler) restrict(b *builder) error {
 			b.sys(unix.SYS_CLOSE).reg(0, rLL)
 		}
 	}
+	// The connect-notify filter goes on before the policy filter, so the
+	// policy filter need not allow seccomp(2). Order does not change what
+	// wins: the kernel runs every filter and takes the action of highest
+	// precedence (ERRNO and KILL over USER_NOTIF), so a connect the policy
+	// denies is never reported.
 	if c.h.Redirect && len(c.h.BridgePorts) > 0 {
 		if err := c.connectNotify(b); err != nil {
 			return err
@@ -1349,10 +1354,7 @@ func (c *compiler) restrict(b *builder) error {
 // fprog places program pr in the arena as a struct sock_fprog and
 // returns its address.
 func (c *compiler) fprog(pr filter.Program) uintptr {
-	insns := make([]unix.SockFilter, len(pr.Insns))
-	for i, in := range pr.Insns {
-		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-	}
+	insns := pr.SockFilters()
 	code, _ := c.p.bytes(unsafe.Slice((*byte)(unsafe.Pointer(&insns[0])), uintptr(len(insns))*unsafe.Sizeof(insns[0])))
 	// struct sock_fprog, with the filter's address as a plain word (no
 	// Go pointer may live in the arena).

@@ -66,7 +66,7 @@ func InstallOnThread(progs []Program) error {
 
 // load installs one program on the calling thread.
 func load(p Program) error {
-	insns := p.sockFilters()
+	insns := p.SockFilters()
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	// Flags are implicitly 0 with prctl: no TSYNC (per-thread), no LOG,
 	// and SSB mitigation left at the kernel's default for seccomp tasks.
@@ -94,8 +94,9 @@ func load(p Program) error {
 	return fmt.Errorf("filter: prctl(PR_SET_SECCOMP) for program %q (%d instructions): %w: %s", p.Name, len(p.Insns), errno, hint)
 }
 
-// sockFilters is p in the kernel's struct sock_filter layout.
-func (p Program) sockFilters() []unix.SockFilter {
+// SockFilters is p in the kernel's struct sock_filter layout (for a
+// struct sock_fprog; package direct lays one out in its arena).
+func (p Program) SockFilters() []unix.SockFilter {
 	insns := make([]unix.SockFilter, len(p.Insns))
 	for i, in := range p.Insns {
 		insns[i] = unix.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}

@@ -31,7 +31,7 @@ func InstallWithListener(p Program) (int, error) {
 	if err := p.check(); err != nil {
 		return -1, err
 	}
-	insns := p.sockFilters()
+	insns := p.SockFilters()
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
 	for {

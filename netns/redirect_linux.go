@@ -56,13 +56,8 @@ type Redirector struct {
 	// a connect continues to the relay, which the netpoller serves.
 	busy chan struct{}
 
+	// Counts for the --debug log.
 	redirected, continued atomic.Uint64
-}
-
-// RedirectStats counts the notifications a Redirector answered.
-type RedirectStats struct {
-	Redirected uint64 // connects given a direct connection to the proxy
-	Continued  uint64 // connects left to run in the sandbox
 }
 
 // redirectDialTimeout bounds the connect to a route's proxy. The caller
@@ -128,17 +123,13 @@ func (r *Redirector) Close() {
 			unix.Write(r.stopW, []byte{0})
 		}
 		r.wg.Wait()
+		r.log("connect redirect: %d connects redirected, %d left to the relay", r.redirected.Load(), r.continued.Load())
 		if r.stopR >= 0 {
 			unix.Close(r.stopR)
 			unix.Close(r.stopW)
 		}
 		unix.Close(int(r.l))
 	})
-}
-
-// Stats returns the counters.
-func (r *Redirector) Stats() RedirectStats {
-	return RedirectStats{Redirected: r.redirected.Load(), Continued: r.continued.Load()}
 }
 
 func (r *Redirector) log(format string, args ...any) {
