@@ -106,8 +106,14 @@ func BenchmarkStartup(b *testing.B) {
 		// zbox as a drop-in: bwrap's very command line.
 		"zbox-bwrap": append([]string{zboxBin, "bwrap"}, bwArgs...),
 		"unshare":    {"unshare", "-Urmpn", "--fork", "--mount-proc", "/bin/true"},
+		// go-floor: a static Go program that only clones the same six
+		// namespaces and execs /bin/true as their pid 1 (probe floor). No
+		// mounts, /dev, /proc, pid-1 init or filters: the least any Go
+		// sandbox pays here, so go-floor/bwrap bounds zbox/bwrap from
+		// below (issue #3's 0.8 target sits just above it).
+		"go-floor": {probeBin(b), "floor", "/bin/true"},
 	}
-	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "zbox-plan", "zbox-bwrap", "unshare"})
+	compare(b, "bwrap", cmds, []string{"bwrap", "zbox", "zbox-plan", "zbox-bwrap", "unshare", "go-floor"})
 }
 
 // BenchmarkBinds times N read-only binds in one sandbox: bwrap 0.8

@@ -30,6 +30,13 @@
 //	probe sethostname                  set the hostname to its current value
 //	probe unshare-user                 clone(CLONE_NEWUSER) a child that exits
 //	probe noop
+//	probe floor CMD [ARGS]...          (alone) run CMD as pid 1 of new user,
+//	                                   mount, pid, net, ipc and uts namespaces
+//
+// floor is for BenchmarkStartup, not a check: the least a Go program must
+// do for such a sandbox (runtime start, one clone, exec, wait), with no
+// mounts, no /dev, no /proc, no pid-1 init and no filters. Its time bounds
+// from below what any Go sandbox can reach on the machine.
 //
 // Several subcommands can follow each other on one command line; they run
 // in order. int80-socket and x32-getpid print "calling" before the call,
@@ -99,6 +106,10 @@ func main() {
 	args := os.Args[1:]
 	if len(args) == 0 {
 		fail("usage: probe SUBCOMMAND [ARGS] [SUBCOMMAND [ARGS]]...")
+	}
+	if args[0] == "floor" {
+		floor(args[1:])
+		return
 	}
 	for len(args) > 0 {
 		name := args[0]
@@ -546,4 +557,36 @@ func probeUnshareUser([]string) string {
 		return "child failed"
 	}
 	return "ok"
+}
+
+// floor: see the package comment. Exits with CMD's status.
+func floor(argv []string) {
+	if len(argv) == 0 {
+		fail("probe: floor needs a command")
+	}
+	uid, gid := syscall.Getuid(), syscall.Getgid()
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+		},
+	})
+	if err != nil {
+		fail("probe: floor: " + err.Error())
+	}
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil || !ws.Exited() {
+		os.Exit(1)
+	}
+	os.Exit(ws.ExitStatus())
 }
