@@ -1429,9 +1429,9 @@ func (c *compiler) target(envs [][]string) error {
 		b.sys(unix.SYS_RT_SIGACTION, sig, ptr(c.p, dfl), 0, 8).ignore(unix.EINVAL)
 	}
 	// Resource limits as rlimits on the command itself, set just before
-	// execve: address space included, which the general init can only
-	// put on the command after it has started (its own Go runtime would
-	// not live under a small one). Any pids/memory cgroup is the
+	// execve: address space included, which pid 1 could not carry itself
+	// (its own Go runtime would not live under a small one; the general
+	// init's Spawn does the same). Any pids/memory cgroup is the
 	// caller's business (runDirect leaves those sandboxes to the general
 	// init).
 	if l := c.plan.Limits; l != nil {

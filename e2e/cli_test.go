@@ -578,10 +578,9 @@ func TestCLIProcessLimitStopsForkBomb(t *testing.T) {
 
 func TestCLIMemoryLimitStopsHog(t *testing.T) {
 	// dd allocates its block size up front: 256 MiB against a 64 MiB
-	// address-space limit. (The short sleep first: the engine applies the
-	// limit just after the command's execve, so a program that allocates
-	// in its very first instructions can still win that race.)
-	r := zrun{env: cleanEnv(t)}.run(t, "--limit=memory=64M", "--", "/bin/sh", "-c", "sleep 0.2; exec dd if=/dev/zero of=/dev/null bs=256M count=1")
+	// address-space limit, set before its execve
+	// (TestDirectLimitsBeforeExec has it without the shell).
+	r := zrun{env: cleanEnv(t)}.run(t, "--limit=memory=64M", "--", "/bin/sh", "-c", "exec dd if=/dev/zero of=/dev/null bs=256M count=1")
 	if r.Code == 0 {
 		t.Fatalf("the hog allocated 256M under a 64M limit\n%s", r)
 	}

@@ -19,11 +19,12 @@ import (
 //
 // rlimits alone leave two holes: the kernel exempts uid 0 from
 // RLIMIT_NPROC whatever its capabilities (so a root caller's fork bomb is
-// not contained), and RLIMIT_AS can only be put on the target after it has
-// started. A cgroup holding the sandbox's init — created and configured
+// not contained), and RLIMIT_AS bounds each process's address space, not
+// the memory the sandbox uses as a whole (n processes may each map up to
+// the limit). A cgroup holding the sandbox's init — created and configured
 // before the init is told to go on, so everything it forks starts inside —
 // closes both: pids.max counts every task of the sandbox, memory.max /
-// memory.limit_in_bytes is charged from the first page. zbox uses a
+// memory.limit_in_bytes charges every page any of them uses. zbox uses a
 // cgroup when it can write one (root, or a delegated cgroup v2 subtree)
 // and keeps the rlimits in every case.
 

@@ -435,7 +435,7 @@ func checkCgroup() finding {
 	}
 	f.Status = "warn"
 	f.Detail = "no cgroup zbox can create (no delegated cgroup v2 subtree with pids and memory, no writable v1 pids and memory hierarchies): --limit uses per-process rlimits only"
-	f.Disables = "containing a root caller's fork bomb (the kernel exempts uid 0 from RLIMIT_NPROC); a memory limit from the command's first allocation"
+	f.Disables = "containing a root caller's fork bomb (the kernel exempts uid 0 from RLIMIT_NPROC); a memory limit for the sandbox as a whole (RLIMIT_AS bounds each process's address space)"
 	f.Fix = "start zbox in a delegated scope: systemd-run --user --scope -p Delegate=yes zbox ..."
 	return f
 }

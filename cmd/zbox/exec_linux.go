@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/direct"
 	"github.com/zbox-sandbox/zbox/filter"
 	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/policy"
@@ -236,14 +237,21 @@ func installConnectNotify() (int, error) {
 	return filter.InstallWithListener(p)
 }
 
-// startRestricted forks path from a disposable thread that first takes on
+// startRestricted starts sp from a disposable thread that first takes on
 // plan's restrictions (restrictThread), and returns the child's pid. An
 // execve failure is an *ExecError. The thread is locked, is never the
 // main thread (whose credentials the kernel checks for signals and /proc
 // access to this process) and stays alive until done is closed: a
 // parent-death signal is tied to the forking thread, not the process
 // (golang/go#27505). The runtime destroys it afterwards.
-func startRestricted(plan *policy.Plan, progs []filter.Program, o restrictOpts, path string, argv []string, attr *syscall.ProcAttr, done <-chan struct{}) (int, error) {
+//
+// The fork is direct.Spawn's rather than syscall.ForkExec's so that the
+// plan's resource limits, the address space included, are set in the
+// child just before execve (see there).
+func startRestricted(plan *policy.Plan, progs []filter.Program, o restrictOpts, sp *direct.Spawn, done <-chan struct{}) (int, error) {
+	if l := plan.Limits; l != nil && l.MemoryBytes > 0 {
+		sp.Rlimits = append(sp.Rlimits, direct.Rlimit{Resource: unix.RLIMIT_AS, Value: l.MemoryBytes})
+	}
 	type result struct {
 		pid int
 		err error
@@ -254,11 +262,13 @@ func startRestricted(plan *policy.Plan, progs []filter.Program, o restrictOpts, 
 			ch <- result{err: err}
 			return
 		}
-		pid, err := syscall.ForkExec(path, argv, attr)
+		pid, err := sp.Start()
 		if err != nil {
 			var errno syscall.Errno
-			errors.As(err, &errno)
-			ch <- result{err: &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}}
+			if errors.As(err, &errno) && !errors.As(err, new(*direct.SpawnError)) {
+				err = &ExecError{Cmd: plan.Command[0], Errno: int(errno), Text: errnoText(err)}
+			}
+			ch <- result{err: err}
 			return
 		}
 		ch <- result{pid: pid}

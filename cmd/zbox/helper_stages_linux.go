@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/direct"
 	"github.com/zbox-sandbox/zbox/filter"
 	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/netns"
@@ -93,7 +94,7 @@ func forkRestricted(plan *policy.Plan) (int, error) {
 	}
 	done := make(chan struct{})
 	pid, finishRelay, err := relayTo(false, func() (int, error) {
-		return startRestricted(plan, progs, restrictOpts{}, path, plan.Command, &syscall.ProcAttr{Env: plan.Env, Files: []uintptr{0, 1, 2}}, done)
+		return startRestricted(plan, progs, restrictOpts{}, &direct.Spawn{Path: path, Argv: plan.Command, Env: plan.Env, Files: []uintptr{0, 1, 2}}, done)
 	})
 	if err != nil {
 		return 0, err

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/direct"
 	"github.com/zbox-sandbox/zbox/filter"
 	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/netns"
@@ -199,8 +200,9 @@ func (in *initProc) run() int {
 	// here and inherited through fork: the process count (a fork bomb is
 	// stopped before its first fork), open files and CPU seconds (each
 	// process's own counter starts at zero). The address-space limit is
-	// set on the target after it starts: the init's Go runtime reserves
-	// over a gigabyte of address space and would die under a small one.
+	// set in the target's process just before its execve (startRestricted):
+	// the init's Go runtime reserves over a gigabyte of address space and
+	// would die under a small one.
 	if l := p.Limits; l != nil {
 		for _, rl := range []struct {
 			res int
@@ -265,15 +267,6 @@ func (in *initProc) run() int {
 			initExecFail(in.ctl, p.Command[0], syscall.Errno(ee.Errno))
 		}
 		initFail(in.ctl, err.Error())
-	}
-	if l := p.Limits; l != nil && l.MemoryBytes > 0 {
-		// The target has just exec'd; from here every allocation it or
-		// its children make counts against the limit.
-		lim := unix.Rlimit{Cur: l.MemoryBytes, Max: l.MemoryBytes}
-		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &lim, nil); err != nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			initFail(in.ctl, fmt.Sprintf("set memory limit on the command: %v", err))
-		}
 	}
 	in.step("target started", "pid", pid)
 	sendMsg(in.ctl, append([]byte{msgStarted}, strconv.Itoa(pid)...), nil)
@@ -357,11 +350,11 @@ func exitStatus(ws unix.WaitStatus) int {
 // is tied to the forking thread, not the process (golang/go#27505).
 func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []filter.Program, files []uintptr, done chan struct{}) (int, error) {
 	p := in.plan
-	sys := &syscall.SysProcAttr{Setsid: p.NewSession}
+	sp := &direct.Spawn{Path: path, Argv: argv, Env: env, Dir: cwd, Files: files, Setsid: p.NewSession}
 	if p.DieWithParent && !p.Namespaces.PID {
 		// Inside a pid namespace pid 1's death kills everything; without
 		// one, the target needs its own death signal.
-		sys.Pdeathsig = syscall.SIGKILL
+		sp.Pdeathsig = syscall.SIGKILL
 	}
 	o := restrictOpts{alwaysNoNewPrivs: true, step: func(what string) { in.step(what) }}
 	if in.cfg.RedirectConnect {
@@ -376,7 +369,7 @@ func (in *initProc) spawn(path string, argv, env []string, cwd string, progs []f
 			unix.Close(fd)
 		}
 	}
-	return startRestricted(p, progs, o, path, argv, &syscall.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: sys}, done)
+	return startRestricted(p, progs, o, sp, done)
 }
 
 // chooseCwd applies Plan.Chdir, else bwrap's rule: the caller's cwd if it
