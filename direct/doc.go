@@ -34,4 +34,9 @@
 // only mount points created on the host can survive it, and the caller
 // removes those (their identity comes over the same pipe); every mount
 // was made in the child's private mount namespace.
+//
+// The package also gives the general init its fork+exec (Spawn, in
+// spawn_linux.go): syscall.ForkExec's child steps with the same raw
+// discipline, plus the resource limits set just before execve, which
+// the standard library has no hook for.
 package direct
