@@ -276,6 +276,9 @@ func spawnChild(img *spawnImage) {
 	}
 	for i := 0; i < len(fds); i++ {
 		if fds[i] >= 0 && fds[i] < i {
+			if next == uintptr(img.errFD) {
+				next++ // the error pipe sits above all the sources already
+			}
 			if _, _, e := syscall.RawSyscall(syscall.SYS_DUP3, uintptr(fds[i]), next, syscall.O_CLOEXEC); e != 0 {
 				spawnFail(img, spawnStepFDs, e)
 			}

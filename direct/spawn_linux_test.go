@@ -190,3 +190,48 @@ func TestSpawnSignalsAndSession(t *testing.T) {
 		t.Errorf("session %v, want the child's own (%s): %s", f, pid, stat)
 	}
 }
+
+// TestSpawnErrorPipeAboveSources: when the error pipe's write end is the
+// very fd the first pass would lift a source to, the source must go
+// elsewhere, or an execve failure would be written into the source and
+// Start would report success.
+func TestSpawnErrorPipeAboveSources(t *testing.T) {
+	ar, aw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ar.Close()
+	defer aw.Close()
+	// Occupy every fd up to top, so that Start's pipe gets top+1 (read
+	// end) and top+2 (write end), while len(Files) is top+1.
+	top := int(aw.Fd()) + 3
+	var fill []int
+	defer func() {
+		for _, fd := range fill {
+			syscall.Close(fd)
+		}
+	}()
+	for {
+		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill = append(fill, fd)
+		if fd >= top {
+			break
+		}
+	}
+	n := top + 1
+	files := make([]uintptr, n)
+	for i := range files {
+		files[i] = ^uintptr(0)
+	}
+	files[0], files[1], files[2] = 0, 1, 2
+	// Two sources below their indices: the first is lifted to n, the
+	// second would be to n+1, the error pipe's write end.
+	files[n-2], files[n-1] = aw.Fd(), aw.Fd()
+	_, err = (&Spawn{Path: "/nonexistent/cmd", Argv: []string{"cmd"}, Files: files}).Start()
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("Start = %v, want the execve's ENOENT", err)
+	}
+}
