@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,14 +181,16 @@ type redirectReport struct {
 	Nested string `json:"nested"`
 }
 
-// TestNetworkProxyRedirect: in a proxy-only sandbox, a connect(2) to the
+// TestNetworkProxyRedirect: with ZBOX_BRIDGE=redirect (opt-in, for
+// trusted programs: see TestNetworkProxyNoHostSocket), in a proxy-only
+// sandbox, a connect(2) to the
 // bridge on the sandbox's 127.0.0.1 gets a direct connection to the
 // host's proxy (zbox swaps the socket through seccomp user
 // notification), and the program cannot tell, except by the peer
 // address: same fd number, the options it set before connect, its
 // blocking mode and close-on-exec flag, and data both ways across a
 // half-close. Interface ioctls on it are denied (they would describe
-// the host's interfaces). With ZBOX_BRIDGE=relay the same program gets the relay.
+// the host's interfaces). By default the same program gets the relay.
 // A socket of a network namespace nested inside the sandbox is never
 // redirected: its connect to the same address fails. Each case runs
 // under the direct start (ZBOX_INIT=direct: no fallback) and the general
@@ -208,8 +213,8 @@ func TestNetworkProxyRedirect(t *testing.T) {
 		mode := c.mode
 		t.Run(c.mode+"/"+c.init, func(t *testing.T) {
 			env := []string{"HTTP_PROXY=http://" + host.Addr(), "ZBOX_INIT=" + c.init}
-			if mode == "relay" {
-				env = append(env, "ZBOX_BRIDGE=relay")
+			if mode == "redirect" {
+				env = append(env, "ZBOX_BRIDGE=redirect")
 			}
 			before := host.accepted.Load()
 			r, _ := netRun{args: []string{"exec-plan", f}, env: env}.run(t)
@@ -223,7 +228,7 @@ func TestNetworkProxyRedirect(t *testing.T) {
 			if mode == "relay" {
 				wantPeer = "127.0.0.1:" + strings.TrimPrefix(b.Peer, "127.0.0.1:")
 				if b.Peer == host.Addr() {
-					t.Errorf("ZBOX_BRIDGE=relay: the connection went straight to the proxy %s", host.Addr())
+					t.Errorf("relay (the default): the connection went straight to the proxy %s", host.Addr())
 				}
 			}
 			if b.Peer != wantPeer || nb.Peer != wantPeer || rep.Threaded.Peer != wantPeer {
@@ -245,7 +250,8 @@ func TestNetworkProxyRedirect(t *testing.T) {
 				t.Errorf("blocking socket after connect: %+v; want the same fd, TCP_NODELAY 1, SO_KEEPALIVE 1, TCP_KEEPIDLE 77, blocking, close-on-exec\n%s", b, r)
 			}
 			if b.IfConf != "EPERM" {
-				// The redirected socket is one of zbox's namespace.
+				// The redirected socket is one of zbox's namespace
+				// (the proxy-routed filter denies them in both modes).
 				t.Errorf("SIOCGIFCONF on the bridged socket: %s, want EPERM (the host's interfaces must stay hidden)\n%s", b.IfConf, r)
 			}
 			if rep.Inheritable.Cloexec {
@@ -272,10 +278,10 @@ func TestNetworkProxyRedirect(t *testing.T) {
 }
 
 // TestNetworkProxyRedirectNested: zbox doctor inside a proxy-only
-// sandbox reports the redirect as unavailable there (the sandbox's own
-// redirect holds the one listener a filter chain may have: the nested
-// zbox relays), and available when the outer sandbox relays
-// (ZBOX_BRIDGE=relay).
+// sandbox run with ZBOX_BRIDGE=redirect reports the redirect as
+// unavailable there (the sandbox's own redirect holds the one listener a
+// filter chain may have: the nested zbox relays), and available when the
+// outer sandbox relays (the default).
 func TestNetworkProxyRedirectNested(t *testing.T) {
 	host := startMux(t, "tcp4", "127.0.0.1:0")
 	plan := basePlan("")
@@ -289,8 +295,8 @@ func TestNetworkProxyRedirectNested(t *testing.T) {
 	}{{"redirect", "warn", "already installed"}, {"relay", "ok", "direct connections"}} {
 		t.Run(c.mode, func(t *testing.T) {
 			env := []string{"HTTP_PROXY=http://" + host.Addr()}
-			if c.mode == "relay" {
-				env = append(env, "ZBOX_BRIDGE=relay")
+			if c.mode == "redirect" {
+				env = append(env, "ZBOX_BRIDGE=redirect")
 			}
 			r, _ := netRun{args: []string{"exec-plan", f}, env: env}.run(t)
 			var rep struct {
@@ -312,8 +318,9 @@ func TestNetworkProxyRedirectNested(t *testing.T) {
 	}
 }
 
-// TestNetworkProxyRedirectBounded: 300 connects at once to the bridge of
-// a proxy that never completes a handshake. zbox works on a bounded
+// TestNetworkProxyRedirectBounded: with ZBOX_BRIDGE=redirect, 300
+// connects at once to the bridge of a proxy that never completes a
+// handshake. zbox works on a bounded
 // number of them at a time (each waits up to 100 ms for the proxy, then
 // goes to the relay); the others go to the relay at once. Every connect
 // succeeds (the relay's listener accepts), and zbox's thread count stays
@@ -347,7 +354,7 @@ print("connected: %d" % len(ok))
 	f := filepath.Join(t.TempDir(), "plan.json")
 	writeFile(t, f, string(mustJSON(t, plan)))
 	cmd := exec.Command(zboxBin, "exec-plan", f)
-	cmd.Env = netEnv("HTTP_PROXY=http://" + stuck)
+	cmd.Env = netEnv("HTTP_PROXY=http://"+stuck, "ZBOX_BRIDGE=redirect")
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -397,4 +404,135 @@ func threadCount(pid int) int {
 		}
 	}
 	return 0
+}
+
+// hostSocketProbe connects to the bridge, dissolves the connection with
+// connect(AF_UNSPEC) (TCP allows it on a connected socket) and connects
+// the same socket again, to $SECRET_PORT on 127.0.0.1, then tries
+// listen() on a second dissolved socket. It prints one JSON object.
+const hostSocketProbe = `
+import ctypes, errno, json, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+port = int(os.environ["HTTP_PROXY"].rstrip("/").rsplit(":", 1)[1])
+secret = int(os.environ["SECRET_PORT"])
+def err(e):
+    return errno.errorcode.get(e, str(e))
+def dissolve(s):
+    unspec = (ctypes.c_ubyte * 16)()  # sa_family 0: AF_UNSPEC
+    if libc.connect(s.fileno(), unspec, 16) != 0:
+        return err(ctypes.get_errno())
+    return "ok"
+out = {}
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(("127.0.0.1", port))
+out["unspec"] = dissolve(s)
+try:
+    s.connect(("127.0.0.1", secret))
+    out["reconnect"] = "connected: " + s.recv(64).decode(errors="replace")
+except OSError as e:
+    out["reconnect"] = err(e.errno) if e.errno else str(e)
+s.close()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect(("127.0.0.1", port))
+dissolve(s)
+try:
+    s.listen(1)
+    out["listen"] = "%s:%d" % s.getsockname()
+except OSError as e:
+    out["listen"] = err(e.errno)
+print(json.dumps(out), flush=True)
+os.read(0, 1)  # wait for the test to probe the listener, if any
+`
+
+// TestNetworkProxyNoHostSocket: a program in a proxy-only sandbox that
+// dissolves its connection to the bridge (connect(AF_UNSPEC)) and
+// connects the same socket elsewhere reaches nothing of the host's: by
+// default every socket it has belongs to the sandbox's own network
+// namespace, whose 127.0.0.1 serves only the bridges. A port it listens
+// on is not reachable from the host either. Under both starts.
+//
+// With ZBOX_BRIDGE=redirect the bridged socket is one of zbox's (the
+// host's) namespace, and the same program reaches the host's 127.0.0.1:
+// that is why the redirect is opt-in, for trusted programs only. The
+// test logs what the redirect mode gives, without asserting it.
+func TestNetworkProxyNoHostSocket(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed (the probe is a Python script)")
+	}
+	proxy := startMux(t, "tcp4", "127.0.0.1:0")
+	secret, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer secret.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := secret.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Write([]byte("HOST-SECRET"))
+			c.Close()
+		}
+	}()
+	_, secretPort, _ := net.SplitHostPort(secret.Addr().String())
+	plan := basePlan("")
+	plan.Network = policy.NetworkSpec{Mode: policy.NetProxyOnly, Routes: []policy.ProxyRoute{{EnvKey: "HTTP_PROXY", Endpoint: proxy.Addr()}}}
+	plan.Filter.Network = policy.SeccompProxyRouted
+	plan.Command = []string{"python3", "-c", hostSocketProbe}
+	f := filepath.Join(t.TempDir(), "plan.json")
+	writeFile(t, f, string(mustJSON(t, plan)))
+	for _, c := range []struct{ bridge, init string }{{"", "direct"}, {"", "go"}, {"redirect", "direct"}} {
+		name := "default/" + c.init
+		if c.bridge != "" {
+			name = c.bridge + "/" + c.init
+		}
+		t.Run(name, func(t *testing.T) {
+			before := reached.Load()
+			cmd := exec.Command(zboxBin, "exec-plan", f)
+			cmd.Env = netEnv("HTTP_PROXY=http://"+proxy.Addr(), "SECRET_PORT="+secretPort, "ZBOX_INIT="+c.init, "ZBOX_BRIDGE="+c.bridge)
+			stdin, _ := cmd.StdinPipe()
+			var errb strings.Builder
+			cmd.Stderr = &errb
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer stdin.Close()
+			line, _ := bufio.NewReader(stdout).ReadString('\n')
+			var rep struct{ Unspec, Reconnect, Listen string }
+			if err := json.Unmarshal([]byte(line), &rep); err != nil {
+				stdin.Close()
+				cmd.Wait()
+				t.Fatalf("probe output %q: %v\n%s", line, err, errb.String())
+			}
+			// The listener, if listen() worked: is it reachable from here?
+			fromHost := "no listener"
+			if _, port, ok := strings.Cut(rep.Listen, ":"); ok {
+				if cn, err := net.DialTimeout("tcp4", "127.0.0.1:"+port, time.Second); err == nil {
+					cn.Close()
+					fromHost = "reachable from the host"
+				} else {
+					fromHost = "not reachable from the host"
+				}
+			}
+			got := fmt.Sprintf("dissolve %s, reconnect to the host's 127.0.0.1:%s: %s, listen: %s (%s), host service reached %d times",
+				rep.Unspec, secretPort, rep.Reconnect, rep.Listen, fromHost, reached.Load()-before)
+			if c.bridge == "redirect" {
+				t.Logf("ZBOX_BRIDGE=redirect (opt-in, not a boundary): %s", got)
+				return
+			}
+			if strings.HasPrefix(rep.Reconnect, "connected") || reached.Load() != before || fromHost == "reachable from the host" {
+				t.Errorf("a sandboxed program reached the host's network: %s", got)
+			}
+			if rep.Reconnect != "ECONNREFUSED" {
+				t.Errorf("reconnect: %s, want ECONNREFUSED (nothing listens on the sandbox's 127.0.0.1:%s)", rep.Reconnect, secretPort)
+			}
+			t.Log(got)
+		})
+	}
 }

@@ -263,11 +263,11 @@ func checkRedirect() finding {
 	f := finding{Name: "proxy redirect"}
 	err := probeConnectNotify()
 	if err == nil {
-		f.Status, f.Detail = "ok", "connections to a proxy-only sandbox's bridges become direct connections to the host's proxies (seccomp user notification)"
+		f.Status, f.Detail = "ok", "ZBOX_BRIDGE=redirect can make connections to a proxy-only sandbox's bridges direct connections to the host's proxies (seccomp user notification; for trusted programs only, off by default)"
 		return f
 	}
 	f.Status, f.Detail = "warn", err.Error()
-	f.Disables = "the proxy redirect: bridged connections are relayed (about 0.6x loopback throughput, more latency)"
+	f.Disables = "ZBOX_BRIDGE=redirect (opt-in, for trusted programs): bridged connections are relayed, as by default"
 	f.Fix = "Linux 5.9 or newer, and no other seccomp supervisor (a listener) over zbox"
 	return f
 }

@@ -503,13 +503,24 @@ func serveBridge(ctx context.Context, fd int, endpoint string, opt nativeOptions
 
 // redirectConnect says whether the sandbox's connects to its proxy
 // bridges get direct connections to the proxies (netns.Redirector):
-// proxy-only sandboxes whose routes lead to proxies on the host.
-// zbox's own allow-list proxy is served in-process and keeps the
-// listeners. ZBOX_BRIDGE=relay turns the redirect off (to compare, or
-// for a program that the fd swap confuses).
+// proxy-only sandboxes whose routes lead to proxies on the host, and
+// only when ZBOX_BRIDGE=redirect asks for it. zbox's own allow-list
+// proxy is served in-process and keeps the listeners.
+//
+// Off by default because it is not a boundary against the program it
+// serves: the socket it swaps in belongs to zbox's (the host's) network
+// namespace, and TCP lets a connected socket be dissolved with
+// connect(AF_UNSPEC) and connected again. The filter cannot read the
+// address family (it is in the program's memory), the supervisor cannot
+// tell a reconnect from any other connect without a race (a "continue"
+// re-reads the fd and the address after the check), and the kernel then
+// connects from the host's namespace: to any address the host reaches.
+// The relay keeps every socket of the sandbox in the sandbox's own
+// namespace. ZBOX_BRIDGE=redirect is for trusted programs that need
+// loopback-speed proxy streams (README, "Network").
 func redirectConnect(plan *policy.Plan, opt nativeOptions) bool {
 	return plan.Network.Mode == policy.NetProxyOnly && plan.Namespaces.Net && opt.Proxy == nil &&
-		len(plan.Network.Routes) > 0 && os.Getenv("ZBOX_BRIDGE") != "relay"
+		len(plan.Network.Routes) > 0 && os.Getenv("ZBOX_BRIDGE") == "redirect"
 }
 
 // hasCap reports whether the calling thread has capability c effective.

@@ -7,9 +7,10 @@ import (
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
-// TestRedirectConnect: the proxy redirect is asked for exactly when a
-// proxy-only sandbox with its own network namespace has routes to
-// proxies on the host, and ZBOX_BRIDGE=relay has not turned it off.
+// TestRedirectConnect: the proxy redirect is asked for exactly when
+// ZBOX_BRIDGE=redirect asks for it and a proxy-only sandbox with its own
+// network namespace has routes to proxies on the host. It is never on by
+// default (see redirectConnect).
 func TestRedirectConnect(t *testing.T) {
 	routed := func(mut func(p *policy.Plan)) *policy.Plan {
 		p := &policy.Plan{Namespaces: policy.Namespaces{Net: true}, Network: policy.NetworkSpec{
@@ -23,23 +24,21 @@ func TestRedirectConnect(t *testing.T) {
 		name  string
 		plan  *policy.Plan
 		opt   nativeOptions
-		relay bool
+		env   string // ZBOX_BRIDGE
 		want  bool
 	}{
-		{"proxy-only with routes", routed(nil), nativeOptions{}, false, true},
-		{"ZBOX_BRIDGE=relay", routed(nil), nativeOptions{}, true, false},
-		{"zbox's own proxy", routed(nil), nativeOptions{Proxy: netns.NewProxy(netns.Rules{}, nil)}, false, false},
-		{"no routes", routed(func(p *policy.Plan) { p.Network.Routes = nil }), nativeOptions{}, false, false},
-		{"no network namespace", routed(func(p *policy.Plan) { p.Namespaces.Net = false }), nativeOptions{}, false, false},
-		{"isolated", routed(func(p *policy.Plan) { p.Network.Mode = policy.NetIsolated }), nativeOptions{}, false, false},
-		{"full", routed(func(p *policy.Plan) { p.Network.Mode = policy.NetFull }), nativeOptions{}, false, false},
+		{"proxy-only with routes, by default", routed(nil), nativeOptions{}, "", false},
+		{"ZBOX_BRIDGE=redirect", routed(nil), nativeOptions{}, "redirect", true},
+		{"ZBOX_BRIDGE=relay", routed(nil), nativeOptions{}, "relay", false},
+		{"ZBOX_BRIDGE=yes", routed(nil), nativeOptions{}, "yes", false},
+		{"zbox's own proxy", routed(nil), nativeOptions{Proxy: netns.NewProxy(netns.Rules{}, nil)}, "redirect", false},
+		{"no routes", routed(func(p *policy.Plan) { p.Network.Routes = nil }), nativeOptions{}, "redirect", false},
+		{"no network namespace", routed(func(p *policy.Plan) { p.Namespaces.Net = false }), nativeOptions{}, "redirect", false},
+		{"isolated", routed(func(p *policy.Plan) { p.Network.Mode = policy.NetIsolated }), nativeOptions{}, "redirect", false},
+		{"full", routed(func(p *policy.Plan) { p.Network.Mode = policy.NetFull }), nativeOptions{}, "redirect", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.relay {
-				t.Setenv("ZBOX_BRIDGE", "relay")
-			} else {
-				t.Setenv("ZBOX_BRIDGE", "")
-			}
+			t.Setenv("ZBOX_BRIDGE", c.env)
 			if got := redirectConnect(c.plan, c.opt); got != c.want {
 				t.Errorf("redirectConnect = %v, want %v", got, c.want)
 			}
