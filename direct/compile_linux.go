@@ -1434,6 +1434,12 @@ func (c *compiler) target(envs [][]string) error {
 	// init's Spawn does the same). Any pids/memory cgroup is the
 	// caller's business (runDirect leaves those sandboxes to the general
 	// init).
+	// The open-files limit zbox started with, which package syscall's
+	// init raised (syscall.ForkExec puts it back the same way); a --limit
+	// files below overrides it.
+	if l, ok := nofileAtStart(); ok {
+		b.sys(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, ptr(c.p, &l), 0)
+	}
 	if l := c.plan.Limits; l != nil {
 		for _, rl := range []struct {
 			res int

@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zbox-sandbox/zbox/internal/startlimit"
 )
 
 // Spawn is the general init's fork+exec of the command: what
@@ -37,11 +39,13 @@ type Spawn struct {
 	Files     []uintptr
 	Setsid    bool
 	Pdeathsig syscall.Signal
-	// Rlimits are set (soft and hard) on the child just before execve.
+	// Rlimits are set on the child just before execve, after the
+	// open-files limit the process started with is put back (as
+	// syscall.ForkExec does; see internal/startlimit).
 	Rlimits []Rlimit
 }
 
-// Rlimit is one resource limit for Spawn.
+// Rlimit is one resource limit for Spawn: soft and hard both Value.
 type Rlimit struct {
 	Resource int
 	Value    uint64
@@ -108,13 +112,17 @@ func (s *Spawn) Start() (int, error) {
 		}
 	}
 	img.fds, img.nfds = &fds[0], len(s.Files)
-	lims := make([]unix.Rlimit, len(s.Rlimits)+1)
-	res := make([]int, len(s.Rlimits)+1)
-	for i, r := range s.Rlimits {
-		lims[i] = unix.Rlimit{Cur: r.Value, Max: r.Value}
-		res[i] = r.Resource
+	lims := make([]unix.Rlimit, 0, len(s.Rlimits)+2)
+	res := make([]int, 0, len(s.Rlimits)+2)
+	if l, ok := nofileAtStart(); ok {
+		lims, res = append(lims, l), append(res, unix.RLIMIT_NOFILE)
 	}
-	img.rlimits, img.resources, img.nrlimits = &lims[0], &res[0], len(s.Rlimits)
+	for _, r := range s.Rlimits {
+		lims, res = append(lims, unix.Rlimit{Cur: r.Value, Max: r.Value}), append(res, r.Resource)
+	}
+	img.nrlimits = len(lims)
+	lims, res = append(lims, unix.Rlimit{}), append(res, 0) // never empty
+	img.rlimits, img.resources = &lims[0], &res[0]
 	// Default dispositions before the child unblocks signals: the
 	// handlers installed are the Go runtime's, which must not run in a
 	// process that shares the init's memory. Ignored signals stay
@@ -146,16 +154,21 @@ func (s *Spawn) Start() (int, error) {
 	syscall.Close(p[1])
 	defer syscall.Close(p[0])
 	if errno != 0 {
-		return 0, syscall.Errno(errno)
+		return 0, &SpawnError{Step: "clone", Errno: syscall.Errno(errno)}
 	}
 	var rec [16]byte
 	n := 0
+	var readErr error
 	for n < len(rec) {
 		m, err := syscall.Read(p[0], rec[n:])
 		if err == syscall.EINTR {
 			continue
 		}
-		if err != nil || m == 0 {
+		if err != nil {
+			readErr = err
+			break
+		}
+		if m == 0 {
 			break
 		}
 		n += m
@@ -168,7 +181,7 @@ func (s *Spawn) Start() (int, error) {
 	runtime.KeepAlive(lims)
 	runtime.KeepAlive(res)
 	runtime.KeepAlive(sigs)
-	if n == 0 {
+	if n == 0 && readErr == nil {
 		return int(pid), nil
 	}
 	var ws syscall.WaitStatus
@@ -176,6 +189,9 @@ func (s *Spawn) Start() (int, error) {
 		if _, err := syscall.Wait4(int(pid), &ws, 0, nil); err != syscall.EINTR {
 			break
 		}
+	}
+	if readErr != nil {
+		return 0, &SpawnError{Step: "read the child's error pipe", Errno: readErr.(syscall.Errno)}
 	}
 	if n != len(rec) {
 		return 0, errors.New("spawn: short error record from the child")
@@ -227,6 +243,10 @@ func cstrings(ss []string) ([]*byte, error) {
 // stack, in this frame's callees only, until its execve or exit, while
 // this thread sleeps in clone. The child never returns from here.
 //
+// Never inlined: the child must not run in Start's frame, whose locals
+// the parent still needs when it resumes.
+//
+//go:noinline
 //go:nosplit
 //go:norace
 func vforkSpawn(img *spawnImage) (uintptr, uintptr) {
@@ -334,4 +354,16 @@ func spawnFail(img *spawnImage, step uint64, e syscall.Errno) {
 	for {
 		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, execFailCode, 0, 0)
 	}
+}
+
+// nofileAtStart is the open-files limit to put back in a child: the one
+// this process started with, while the current one is still what package
+// syscall's init raised it to (internal/startlimit).
+func nofileAtStart() (unix.Rlimit, bool) {
+	var now unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &now) != nil {
+		return now, false
+	}
+	cur, max, ok := startlimit.Restore(now.Cur, now.Max)
+	return unix.Rlimit{Cur: cur, Max: max}, ok
 }

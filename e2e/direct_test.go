@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -365,5 +367,54 @@ func TestDirectLimitsBeforeExec(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpenFilesLimitPassesThrough: the command gets the soft open-files
+// limit zbox was started with, as under bwrap, although zbox's Go runtime
+// raised its own (package syscall's init does, for every Go program);
+// a --limit files still wins (capped at the hard limit). For the direct start, the general init,
+// bwrap's argv and helper mode. (Programs that use select(2), or close
+// every fd up to the soft limit, depend on it.)
+func TestOpenFilesLimitPassesThrough(t *testing.T) {
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit (util-linux) is not installed")
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Max < 1100 {
+		t.Skipf("hard RLIMIT_NOFILE %d (%v): the test needs room above 1000", lim.Max, err)
+	}
+	ws := t.TempDir()
+	policyJSON := `{"type":"read-only"}`
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"cli/direct", []string{"ZBOX_INIT=direct"}, []string{"--", "/bin/sh", "-c", "ulimit -Sn"}, "1000"},
+		{"cli/go", []string{"ZBOX_INIT=go"}, []string{"--", "/bin/sh", "-c", "ulimit -Sn"}, "1000"},
+		{"cli/limit", nil, []string{"--limit=files=64", "--", "/bin/sh", "-c", "ulimit -Sn"}, "64"},
+		// Above the hard limit: capped at it, not a setup failure.
+		{"cli/limit above the hard limit", nil, []string{"--limit=files=99999999", "--", "/bin/sh", "-c", "ulimit -Sn"}, strconv.FormatUint(lim.Max, 10)},
+		{"bwrap argv", nil, []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-all", "/bin/sh", "-c", "ulimit -Sn"}, "1000"},
+		{"helper", nil, []string{"linux-sandbox", "--sandbox-policy-cwd", ws, "--sandbox-policy", policyJSON, "--", "/bin/sh", "-c", "ulimit -Sn"}, "1000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// prlimit sets the limit on itself and execs zbox: no Go code
+			// of zbox's runs before it.
+			args := append([]string{"--nofile=1000:", zboxBin}, c.args...)
+			cmd := exec.Command("prlimit", args...)
+			cmd.Env = append(cleanEnv(t), c.env...)
+			cmd.Dir = ws
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != c.want {
+				t.Errorf("soft RLIMIT_NOFILE in the sandbox: %q (%v), want %s", out, err, c.want)
+			}
+		})
+	}
+	if bw, err := exec.LookPath("bwrap"); err == nil {
+		out, err := exec.Command("prlimit", "--nofile=1000:", bw, "--ro-bind", "/", "/", "--unshare-user", "/bin/sh", "-c", "ulimit -Sn").CombinedOutput()
+		t.Logf("bwrap itself: %q (%v)", strings.TrimSpace(string(out)), err)
 	}
 }

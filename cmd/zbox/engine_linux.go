@@ -57,6 +57,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
+	plan = clampLimits(plan, logf)
 	if res, err, handled := runDirect(plan, opt, logf); handled {
 		return res, err
 	}
@@ -608,4 +609,37 @@ func writeExitStatus(plan *policy.Plan, status int) {
 		_, _ = unix.Write(*fd, []byte(fmt.Sprintf("{ \"exit-code\": %d }\n", status)))
 		unix.Close(*fd)
 	}
+}
+
+// clampLimits caps each --limit rlimit at the hard limit zbox inherited:
+// a limit above it cannot be set without privilege (RLIMIT_NOFILE not
+// even by root, above fs.nr_open), and the hard limit already bounds the
+// command more tightly than asked. It returns plan itself when nothing
+// changes, else a copy. (A cgroup made for the limits gets the same
+// values: never more than asked.)
+func clampLimits(plan *policy.Plan, logf func(string, ...any)) *policy.Plan {
+	l := plan.Limits
+	if l == nil {
+		return plan
+	}
+	c := *l
+	for _, rl := range []struct {
+		res  int
+		name string
+		v    *uint64
+	}{{unix.RLIMIT_AS, "memory", &c.MemoryBytes}, {unix.RLIMIT_NPROC, "processes", &c.Processes},
+		{unix.RLIMIT_NOFILE, "files", &c.OpenFiles}, {unix.RLIMIT_CPU, "cpu", &c.CPUSeconds}} {
+		var cur unix.Rlimit
+		if *rl.v == 0 || unix.Getrlimit(rl.res, &cur) != nil || *rl.v <= cur.Max {
+			continue
+		}
+		logf("--limit %s=%d is above the inherited hard limit %d: using that", rl.name, *rl.v, cur.Max)
+		*rl.v = cur.Max
+	}
+	if c == *l {
+		return plan
+	}
+	p := *plan
+	p.Limits = &c
+	return &p
 }
