@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,6 +437,13 @@ func socketNetns(sock int) ([2]uint64, error) {
 // (sock is our copy of it) other than through fd: another fd of the same
 // socket, or an epoll set watching it (each eventpoll fd's fdinfo lists
 // its targets as "tfd: N ... ino:HEX"). Empty when there is nothing.
+//
+// An epoll entry is matched by the socket's inode alone, whatever fd
+// number it was added under: it may have been added through a dup that
+// is closed since, and it still names this socket. The program decides
+// how many fds and epoll entries there are, so the scan is bounded
+// (maxScanFDs, maxEpollInfo); past a bound the answer is "too many to
+// check", and the connect goes to the relay.
 func referencedElsewhere(tgid, fd, sock int) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(sock, &st); err != nil {
@@ -447,14 +454,19 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	names, err := d.Readdirnames(-1) // unsorted: no need to sort
+	names, err := d.Readdirnames(maxScanFDs + 1) // unsorted: no need to sort
 	d.Close()
 	if err != nil {
 		return "", err
 	}
-	wantFD, wantIno := strconv.Itoa(fd), strconv.FormatUint(st.Ino, 16)
+	if len(names) > maxScanFDs {
+		return fmt.Sprintf("more than %d fds to check", maxScanFDs), nil
+	}
+	wantFD := strconv.Itoa(fd)
+	wantIno := []byte("ino:" + strconv.FormatUint(st.Ino, 16))
 	self := "socket:[" + strconv.FormatUint(st.Ino, 10) + "]"
 	var buf [64]byte
+	info := make([]byte, maxEpollInfo+1)
 	for _, name := range names {
 		n, err := unix.Readlink(dir+"/fd/"+name, buf[:])
 		if err != nil {
@@ -467,17 +479,24 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 		if l != "anon_inode:[eventpoll]" {
 			continue
 		}
-		b, err := os.ReadFile(dir + "/fdinfo/" + name)
+		f, err := os.Open(dir + "/fdinfo/" + name)
 		if err != nil {
 			continue
 		}
-		for _, line := range bytes.Split(b, []byte("\n")) {
-			f := strings.Fields(string(line))
-			if len(f) < 2 || f[0] != "tfd:" || f[1] != wantFD {
+		n, err = io.ReadFull(f, info)
+		f.Close()
+		if n > maxEpollInfo {
+			return fmt.Sprintf("epoll fd %s watches too many fds to check", name), nil
+		}
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			continue
+		}
+		for _, line := range bytes.Split(info[:n], []byte("\n")) {
+			if !bytes.HasPrefix(line, []byte("tfd:")) {
 				continue
 			}
-			for _, kv := range f[2:] {
-				if ino, ok := strings.CutPrefix(kv, "ino:"); ok && ino == wantIno {
+			for _, kv := range bytes.Fields(line) {
+				if bytes.Equal(kv, wantIno) {
 					return "the socket is watched by epoll fd " + name, nil
 				}
 			}
@@ -485,6 +504,13 @@ func referencedElsewhere(tgid, fd, sock int) (string, error) {
 	}
 	return "", nil
 }
+
+// Bounds of referencedElsewhere's scan: fds of the calling process, and
+// bytes of one epoll fd's fdinfo (about 90 bytes an entry).
+const (
+	maxScanFDs   = 4096
+	maxEpollInfo = 256 << 10
+)
 
 // tgidOf reads the process (thread group) id of thread tid from
 // /proc/TID/status.

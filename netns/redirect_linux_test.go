@@ -231,6 +231,17 @@ func TestReferencedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(cdup)
+	// d is watched through a dup that is closed since: the epoll entry
+	// names d's socket under the closed fd's number.
+	d := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	ddup, err := unix.Dup(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, ddup, &unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(ddup)}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(ddup)
 	for _, tc := range []struct {
 		fd, sock int
 		want     string
@@ -238,11 +249,40 @@ func TestReferencedElsewhere(t *testing.T) {
 		{a, a, "watched by epoll"},
 		{b, b, ""},
 		{c, c, "also fd " + strconv.Itoa(cdup)},
+		{d, d, "watched by epoll"},
 	} {
 		got, err := referencedElsewhere(os.Getpid(), tc.fd, tc.sock)
 		if err != nil || (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("fd %d (file of fd %d): %q, %v; want %q", tc.fd, tc.sock, got, err, tc.want)
 		}
+	}
+}
+
+// TestReferencedElsewhereBounded: a process with more fds than the scan
+// looks at gets "too many to check" (and so the relay), not a scan the
+// program can make as long as it likes.
+func TestReferencedElsewhereBounded(t *testing.T) {
+	a := tcpSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur < maxScanFDs+64 {
+		t.Skipf("soft RLIMIT_NOFILE %d: the test needs more than %d fds", lim.Cur, maxScanFDs)
+	}
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for i := 0; i <= maxScanFDs; i++ {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	got, err := referencedElsewhere(os.Getpid(), a, a)
+	if err != nil || !strings.Contains(got, "more than") {
+		t.Errorf("with %d fds open: %q, %v; want too many to check", len(fds), got, err)
 	}
 }
 
