@@ -133,7 +133,9 @@ func (s *Spawn) Start() (int, error) {
 			sigs = append(sigs, sig)
 		}
 	}
-	img.resetSigs, img.nresetSigs = &sigs[0], len(sigs)
+	img.nresetSigs = len(sigs)
+	sigs = append(sigs, 0) // never empty
+	img.resetSigs = &sigs[0]
 	if s.Pdeathsig != 0 {
 		img.ppid = uintptr(syscall.Getpid())
 	}
