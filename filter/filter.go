@@ -84,13 +84,15 @@ const (
 // query or configure network interfaces (linux/sockios.h: SIOCGIFNAME
 // 0x8910 up to the device-private 0x89ff; wireless extensions
 // 0x8b00-0x8bff). They act on the network namespace of the socket they
-// are issued on. Proxy-routed sandboxes deny them: a connection the
-// proxy redirect hands to the sandbox is a socket of zbox's own
-// namespace, and SIOCGIFCONF, SIOCGIFHWADDR or SIOCGIWESSID on it would
-// list the host's interfaces, addresses and wireless network. The
-// per-socket requests below 0x8910 (SIOCATMARK, SIOCGSTAMP, ...) stay
-// allowed. Inside the sandbox's own namespace there is only lo to ask
-// about.
+// are issued on. FilterSpec.DenyInterfaceIoctls denies them, for
+// sandboxes run with the opt-in proxy redirect: a connection it hands to
+// the sandbox is a socket of zbox's own namespace, and SIOCGIFCONF,
+// SIOCGIFHWADDR or SIOCGIWESSID on it would list the host's interfaces,
+// addresses and wireless network. The per-socket requests below 0x8910
+// (SIOCATMARK, SIOCGSTAMP, ...) stay allowed. Otherwise every socket is
+// in the sandbox's own namespace, with only lo to ask about, and programs
+// that list interfaces that way (Java's NetworkInterface, for one) work
+// as under the reference helper.
 var ifaceIoctls = [][2]uint32{{0x8910, 0x8a00}, {0x8b00, 0x8c00}}
 
 type ruleKind int
@@ -165,7 +167,7 @@ func rulesFor(spec policy.FilterSpec) ([]rule, error) {
 	if spec.DenyTerminalInjection {
 		ioctl.vals = []uint32{tiocsti, tioclinux}
 	}
-	if spec.Network == policy.SeccompProxyRouted {
+	if spec.DenyInterfaceIoctls {
 		ioctl.ranges = ifaceIoctls
 	}
 	if len(ioctl.vals)+len(ioctl.ranges) > 0 {
@@ -381,11 +383,14 @@ func Describe(spec policy.FilterSpec) string {
 	case policy.SeccompRestricted:
 		net = "network restricted: socket/socketpair only for AF_UNIX (socket not for SOCK_DGRAM), EPERM for " + strings.Join(restrictedDenied, ",")
 	case policy.SeccompProxyRouted:
-		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied, network-interface ioctls (0x8910-0x89ff, 0x8b00-0x8bff) denied"
+		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied"
 	default:
 		net = fmt.Sprintf("invalid network mode %q (the sandbox will refuse to start)", spec.Network)
 	}
 	s := "seccomp: no_new_privs; foreign ABIs (i386/x32, AArch32) killed; EPERM for " + strings.Join(denied, ",") + "; " + net
+	if spec.DenyInterfaceIoctls {
+		s += "; network-interface ioctls (0x8910-0x89ff, 0x8b00-0x8bff) denied (sockets of the host's namespace in the sandbox)"
+	}
 	if spec.DenyTerminalInjection {
 		s += "; ioctl TIOCSTI/TIOCLINUX denied (terminal input injection)"
 	}

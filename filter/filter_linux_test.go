@@ -377,7 +377,7 @@ func TestKernelFilter(t *testing.T) {
 	}
 	proxy := []string{
 		"socket_unix", "socket_netlink", "socket_packet", "socket_vsock", "socket_inet_hi", "socket_unix_hi",
-		"socketpair_unix", "socketpair_unix_hi", "socketpair_unix_neg", "ioctl_siocgifconf",
+		"socketpair_unix", "socketpair_unix_hi", "socketpair_unix_neg",
 	}
 	cases := []struct {
 		name    string
@@ -389,7 +389,9 @@ func TestKernelFilter(t *testing.T) {
 		{name: "restricted", spec: policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted},
 			eperm: append(restricted, always...), nprogs: 1},
 		{name: "proxy-routed", spec: policy.FilterSpec{Enabled: true, Network: policy.SeccompProxyRouted},
-			eperm: append(proxy, always...), nprogs: 1},
+			eperm: append(proxy, always...), special: map[string]string{"ioctl_siocgifconf": "EBADF"}, nprogs: 1},
+		{name: "proxy-routed+interface ioctls", spec: policy.FilterSpec{Enabled: true, Network: policy.SeccompProxyRouted, DenyInterfaceIoctls: true},
+			eperm: append(append(proxy, "ioctl_siocgifconf"), always...), nprogs: 1},
 		{name: "none+process_vm", spec: policy.FilterSpec{Enabled: true, Network: policy.SeccompNone, DenyProcessVM: true},
 			eperm: append([]string{"process_vm_readv", "process_vm_writev"}, always...), nprogs: 1},
 		{name: "restricted+caller program", spec: policy.FilterSpec{Enabled: true, Network: policy.SeccompRestricted, Programs: [][]byte{rawGetppid}},

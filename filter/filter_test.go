@@ -236,8 +236,8 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 		if spec.DenyTerminalInjection && (uint32(d.args[1]) == 0x5412 || uint32(d.args[1]) == 0x541C) {
 			return deny
 		}
-		// Interface queries, in proxy-routed mode only.
-		if r := uint32(d.args[1]); spec.Network == policy.SeccompProxyRouted && (r >= 0x8910 && r < 0x8a00 || r >= 0x8b00 && r < 0x8c00) {
+		// Interface queries, when asked for.
+		if r := uint32(d.args[1]); spec.DenyInterfaceIoctls && (r >= 0x8910 && r < 0x8a00 || r >= 0x8b00 && r < 0x8c00) {
 			return deny
 		}
 	}
@@ -466,9 +466,9 @@ func TestProgramsMatchModel(t *testing.T) {
 		0x80000000, 0x80000000|41, 0xbfffffff, 0xc0000000, 0xffffffff)
 	for _, goarch := range []string{"amd64", "arm64"} {
 		for _, mode := range allModes {
-			for _, variant := range []int{0, 1, 2} {
-				vm, tty := variant >= 1, variant == 2
-				spec := policy.FilterSpec{Enabled: true, Network: mode, DenyProcessVM: vm, DenyTerminalInjection: tty}
+			for _, variant := range []int{0, 1, 2, 3} {
+				vm, tty, iface := variant >= 1, variant == 2, variant == 3
+				spec := policy.FilterSpec{Enabled: true, Network: mode, DenyProcessVM: vm, DenyTerminalInjection: tty, DenyInterfaceIoctls: iface}
 				p := mustBuild(t, spec, goarch)
 				if len(p.Insns) > 100 {
 					t.Errorf("%s/%s: %d instructions, expected a short program", goarch, mode, len(p.Insns))

@@ -134,6 +134,12 @@ type FilterSpec struct {
 	// with them, a command that shares the caller's terminal could type
 	// commands into the caller's shell.
 	DenyTerminalInjection bool `json:"deny_terminal_injection,omitempty"`
+	// DenyInterfaceIoctls denies the socket ioctls that query or
+	// configure network interfaces. The engine sets it when the sandbox
+	// will hold sockets of the host's network namespace (the opt-in proxy
+	// redirect), through which those ioctls would describe the host's
+	// interfaces. (Not a policy decision: nothing else sets it.)
+	DenyInterfaceIoctls bool `json:"deny_interface_ioctls,omitempty"`
 	// Programs are extra raw BPF programs (bwrap --seccomp/--add-seccomp-fd),
 	// installed after zbox's own filter.
 	Programs [][]byte `json:"programs,omitempty"`

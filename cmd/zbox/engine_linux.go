@@ -58,6 +58,14 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		logf = func(string, ...any) {}
 	}
 	plan = clampLimits(plan, logf)
+	if redirectConnect(plan, opt) && !plan.Filter.DenyInterfaceIoctls {
+		// The redirect hands the sandbox sockets of the host's network
+		// namespace: interface ioctls on them would describe the host's
+		// interfaces (filter.ifaceIoctls).
+		p := *plan
+		p.Filter.DenyInterfaceIoctls = true
+		plan = &p
+	}
 	if res, err, handled := runDirect(plan, opt, logf); handled {
 		return res, err
 	}
