@@ -2,6 +2,8 @@ package netns
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -19,10 +22,19 @@ import (
 const (
 	// maxHandshakeBytes bounds what a client may send before its
 	// destination is known (request line plus headers, or the SOCKS
-	// greeting and request), as net/http's DefaultMaxHeaderBytes does.
-	maxHandshakeBytes = 1 << 20
-	defaultHandshake  = 30 * time.Second
-	defaultDial       = 30 * time.Second
+	// greeting and request). 64 KiB, as common servers allow (nginx's
+	// header buffers are 4 x 8 KiB): the sandbox is the client, and what
+	// it sends is held in zbox, outside the sandbox's memory limits.
+	maxHandshakeBytes = 64 << 10
+	// maxHeaderLines bounds the header lines of an HTTP request: parsed,
+	// each costs far more than its bytes (textproto keeps a map entry and
+	// a string per distinct name).
+	maxHeaderLines = 200
+	// defaultMaxHandshakes and defaultMaxSessions: see Proxy.
+	defaultMaxHandshakes = 64
+	defaultMaxSessions   = 1024
+	defaultHandshake     = 30 * time.Second
+	defaultDial          = 30 * time.Second
 )
 
 // Proxy is zbox's built-in allow-list proxy. One port speaks both SOCKS5
@@ -58,8 +70,22 @@ type Proxy struct {
 	// DialTimeout bounds resolution plus connection. Default 30s.
 	DialTimeout time.Duration
 
+	// MaxHandshakes is how many clients may be sending their request at
+	// once (more wait for a slot); MaxSessions how many connections the
+	// proxy serves at once, tunnels included (more are closed at once).
+	// Both bound what a sandbox can make zbox hold, whatever the
+	// sandbox's own limits. Defaults 64 and 1024.
+	MaxHandshakes, MaxSessions int
+	// LocalAddrs lists the host's own addresses, which count as
+	// non-public (a connection to them goes over the host's loopback, to
+	// services bound to all addresses). Default: net.InterfaceAddrs.
+	LocalAddrs func() ([]netip.Addr, error)
+
 	rules Rules
 	logf  func(string, ...any)
+
+	slotsOnce            sync.Once
+	sessions, handshakes chan struct{}
 }
 
 // NewProxy returns a proxy enforcing r. logf (may be nil) receives one
@@ -121,6 +147,8 @@ type session struct {
 	c  net.Conn
 	br *bufio.Reader
 	hr *handshakeReader
+	// endHandshake gives back the handshake slot (ServeConn); idempotent.
+	endHandshake func()
 }
 
 // tunnelConn returns the client side for splicing, keeping any bytes the
@@ -141,8 +169,34 @@ func (s *session) tunnelConn() net.Conn {
 // cancelled.
 func (p *Proxy) ServeConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	p.slotsOnce.Do(func() {
+		p.sessions = make(chan struct{}, cmp.Or(p.MaxSessions, defaultMaxSessions))
+		p.handshakes = make(chan struct{}, cmp.Or(p.MaxHandshakes, defaultMaxHandshakes))
+	})
+	select {
+	case p.sessions <- struct{}{}:
+		defer func() { <-p.sessions }()
+	default:
+		p.log("zbox proxy: %d connections already open; closing a new one", cap(p.sessions))
+		return
+	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	// One handshake slot while the request is read (released once it is
+	// parsed, before the dial, or on return).
+	select {
+	case p.handshakes <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	inHandshake := true
+	releaseHandshake := func() {
+		if inHandshake {
+			inHandshake = false
+			<-p.handshakes
+		}
+	}
+	defer releaseHandshake()
 
 	hs := p.HandshakeTimeout
 	if hs <= 0 {
@@ -150,7 +204,7 @@ func (p *Proxy) ServeConn(ctx context.Context, c net.Conn) {
 	}
 	_ = c.SetDeadline(time.Now().Add(hs))
 	hr := &handshakeReader{r: c, n: maxHandshakeBytes}
-	s := &session{p: p, c: c, br: bufio.NewReaderSize(hr, 4096), hr: hr}
+	s := &session{p: p, c: c, br: bufio.NewReaderSize(hr, 4096), hr: hr, endHandshake: releaseHandshake}
 	first, err := s.br.Peek(1)
 	if err != nil {
 		return
@@ -204,8 +258,8 @@ func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *
 			return nil, &denial{"localhost's loopback addresses are denied"}, nil
 		}
 	} else if t.ip.IsValid() {
-		if !p.AllowNonPublic && !v.explicitIP && !isPublicAddr(t.ip) {
-			return nil, &denial{fmt.Sprintf("%s is not a public address; allow it with an IP rule naming it", t.ip)}, nil
+		if !p.AllowNonPublic && !v.explicitIP && !p.isPublic(t.ip) {
+			return nil, &denial{fmt.Sprintf("%s is not a public address (or is one of this host's); allow it with an IP rule naming it", t.ip)}, nil
 		}
 		addrs = []netip.Addr{t.ip}
 	} else {
@@ -229,7 +283,7 @@ func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *
 				dropped = append(dropped, a.String())
 				continue
 			}
-			if p.AllowNonPublic || isPublicAddr(a) || p.rules.decide(a.String(), port).explicitIP {
+			if p.AllowNonPublic || p.isPublic(a) || p.rules.decide(a.String(), port).explicitIP {
 				addrs = append(addrs, a)
 				continue
 			}
@@ -237,7 +291,7 @@ func (p *Proxy) connect(ctx context.Context, host string, port int) (net.Conn, *
 		}
 		if len(addrs) == 0 {
 			if len(dropped) > 0 {
-				return nil, &denial{fmt.Sprintf("%s resolves only to non-public or denied addresses (%s)", t.host, strings.Join(dropped, ", "))}, nil
+				return nil, &denial{fmt.Sprintf("%s resolves only to non-public, this host's or denied addresses (%s)", t.host, strings.Join(dropped, ", "))}, nil
 			}
 			return nil, nil, fmt.Errorf("cannot resolve %s: no addresses", t.host)
 		}
@@ -285,6 +339,50 @@ func (r Rules) deniesIP(a netip.Addr, port int) bool {
 	return false
 }
 
+// isPublic is isPublicAddr, and not one of the host's own addresses: a
+// connection to the host's public address goes over its loopback, to any
+// service bound to all addresses, past firewall rules that trust lo.
+// The list is read for each check (interfaces come and go); if it cannot
+// be read, nothing counts as public.
+func (p *Proxy) isPublic(a netip.Addr) bool {
+	if !isPublicAddr(a) {
+		return false
+	}
+	local := p.LocalAddrs
+	if local == nil {
+		local = interfaceAddrs
+	}
+	own, err := local()
+	if err != nil {
+		p.log("zbox proxy: cannot list this host's addresses (%v): refusing %s", err, a)
+		return false
+	}
+	a = a.Unmap()
+	for _, o := range own {
+		if o.Unmap() == a {
+			return false
+		}
+	}
+	return true
+}
+
+// interfaceAddrs lists the addresses of the host's interfaces.
+func interfaceAddrs() ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
+}
+
 var nonPublicPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),     // "this network"
 	netip.MustParsePrefix("100.64.0.0/10"), // CGNAT
@@ -293,6 +391,17 @@ var nonPublicPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),   // reserved, broadcast
 	netip.MustParsePrefix("100::/64"),      // discard-only
 	netip.MustParsePrefix("fec0::/10"),     // deprecated site-local
+	// IPv6 forms that carry an IPv4 address a relay or translator may
+	// forward to: IPv4-compatible (deprecated), IPv4-translated (SIIT),
+	// 6to4, local-use NAT64 (RFC 8215) and Teredo. Refused whole: an
+	// embedded 127.0.0.1 or 10.x must not become reachable through a
+	// host that routes them, and none is a normal destination. (The
+	// well-known NAT64 prefix is judged by its IPv4 part below.)
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
 var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
@@ -442,6 +551,7 @@ func (s *session) serveSOCKS5(ctx context.Context) {
 		return
 	}
 
+	s.endHandshake() // the head is parsed: the dial needs no handshake slot
 	up, deny, err := s.p.connect(ctx, host, port)
 	switch {
 	case deny != nil:
@@ -554,11 +664,29 @@ func readRequest(br *bufio.Reader) (*httpRequest, error) {
 			return nil, errMalformedRequest
 		}
 	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		if errors.Is(err, errHandshakeTooLarge) {
-			return nil, err
+	// The header lines are counted before textproto parses them: parsed,
+	// each distinct name costs a map entry and strings, and within the
+	// byte cap alone a client could still make zbox hold megabytes.
+	var raw []byte
+	for n := 0; ; n++ {
+		l, err := tp.ReadLineBytes()
+		if err != nil {
+			if errors.Is(err, errHandshakeTooLarge) {
+				return nil, err
+			}
+			return nil, errMalformedRequest
 		}
+		if len(l) == 0 {
+			break
+		}
+		if n >= maxHeaderLines {
+			return nil, errHandshakeTooLarge
+		}
+		raw = append(append(raw, l...), '\r', '\n')
+	}
+	raw = append(raw, '\r', '\n')
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	if err != nil {
 		return nil, errMalformedRequest
 	}
 	return &httpRequest{method: method, target: target, proto: proto, header: h}, nil
@@ -570,7 +698,7 @@ func (s *session) serveHTTP(ctx context.Context) {
 	req, err := readRequest(s.br)
 	if err != nil {
 		if errors.Is(err, errHandshakeTooLarge) {
-			writeHTTPError(s.c, 431, "bad-request", "zbox proxy: request header larger than 1 MiB")
+			writeHTTPError(s.c, 431, "bad-request", "zbox proxy: request header larger than 64 KiB or longer than 200 lines")
 			return
 		}
 		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -600,6 +728,7 @@ func (s *session) serveConnect(ctx context.Context, req *httpRequest) {
 		writeHTTPError(s.c, 400, "bad-request", "zbox proxy: CONNECT needs a host:port target")
 		return
 	}
+	s.endHandshake() // the head is parsed: the dial needs no handshake slot
 	up, deny, err := s.p.connect(ctx, host, port)
 	if deny != nil || err != nil {
 		s.refuse("CONNECT", host, port, deny, err)
@@ -644,6 +773,7 @@ func (s *session) serveForward(ctx context.Context, req *httpRequest) {
 		writeHTTPError(s.c, 400, "bad-request", "zbox proxy: no host in request URL")
 		return
 	}
+	s.endHandshake() // the head is parsed: the dial needs no handshake slot
 	up, deny, err := s.p.connect(ctx, host, port)
 	if deny != nil || err != nil {
 		s.refuse(req.method, host, port, deny, err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -132,7 +133,7 @@ func TestProxyNonPublicAddresses(t *testing.T) {
 	// A name that resolves to loopback (real resolver, /etc/hosts).
 	c = dialProxy(t, paddr)
 	resp, _ = connectRequest(t, c, "localhost:"+port, "")
-	if body := readBody(t, resp); resp.StatusCode != 403 || !strings.Contains(body, "resolves only to non-public or denied addresses") {
+	if body := readBody(t, resp); resp.StatusCode != 403 || !strings.Contains(body, "resolves only to non-public, this host's or denied addresses") {
 		t.Errorf("name: %d %q", resp.StatusCode, body)
 	}
 
@@ -154,6 +155,83 @@ func TestProxyNonPublicAddresses(t *testing.T) {
 	resp, _ = connectRequest(t, c, "dev.zone.test:"+port, "")
 	if resp.StatusCode != 200 {
 		t.Errorf("explicit IP rule: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+}
+
+// TestProxyRefusesOwnAddresses: one of the host's own addresses is not a
+// public destination, even when it is (an IP literal under "*", or a name
+// resolving to it): a connection to it goes over the host's loopback. An
+// IP rule naming it still allows it.
+func TestProxyRefusesOwnAddresses(t *testing.T) {
+	echo := startServer(t, echoHandler)
+	_, port, _ := net.SplitHostPort(echo.Addr())
+	// 203.0.113.7 stands for the host's public address: the dialler
+	// sends it to the echo server on loopback, as the kernel would.
+	own := netip.MustParseAddr("203.0.113.7")
+	configure := func(p *Proxy) {
+		p.LocalAddrs = func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr("127.0.0.1"), own}, nil }
+		p.Resolve = func(context.Context, string) ([]netip.Addr, error) { return []netip.Addr{own}, nil }
+		p.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, echo.Addr())
+		}
+	}
+	_, paddr := startProxy(t, []string{"*"}, nil, configure)
+	for _, target := range []string{own.String() + ":" + port, "self.zone.test:" + port} {
+		c := dialProxy(t, paddr)
+		resp, _ := connectRequest(t, c, target, "")
+		if body := readBody(t, resp); resp.StatusCode != 403 || !strings.Contains(body, "this host's") {
+			t.Errorf("%s under \"*\": %d %q, want 403 (one of this host's addresses)", target, resp.StatusCode, body)
+		}
+	}
+	// An IP rule naming it, after "*" too.
+	_, paddr = startProxy(t, []string{"*", own.String()}, nil, configure)
+	c := dialProxy(t, paddr)
+	if resp, _ := connectRequest(t, c, own.String()+":"+port, ""); resp.StatusCode != 200 {
+		t.Errorf("IP rule naming the host's address: %d %s", resp.StatusCode, readBody(t, resp))
+	}
+	// The address list cannot be read: nothing is public.
+	_, paddr = startProxy(t, []string{"*"}, nil, func(p *Proxy) {
+		configure(p)
+		p.LocalAddrs = func() ([]netip.Addr, error) { return nil, errors.New("no netlink") }
+	})
+	c = dialProxy(t, paddr)
+	if resp, _ := connectRequest(t, c, "8.8.8.8:"+port, ""); resp.StatusCode != 403 {
+		t.Errorf("without the host's address list: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestProxySessionLimits: clients that never finish their request hold
+// at most MaxHandshakes slots (the next waits, and is served once one
+// frees), and connections beyond MaxSessions are closed at once.
+func TestProxySessionLimits(t *testing.T) {
+	_, paddr := startProxy(t, []string{"*"}, nil, func(p *Proxy) {
+		p.MaxHandshakes, p.MaxSessions = 2, 4
+		p.HandshakeTimeout = 2 * time.Second
+	})
+	var idle []net.Conn
+	for i := 0; i < 4; i++ {
+		c := dialProxy(t, paddr)
+		io.WriteString(c, "GET http://exa") // and then nothing
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A fifth connection: closed at once.
+	c := dialProxy(t, paddr)
+	c.SetDeadline(time.Now().Add(time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("fifth connection: read %d, %v; want EOF at once", n, err)
+	}
+	// Free two sessions (one was waiting for a handshake slot): a new
+	// client gets an answer.
+	idle[0].Close()
+	idle[1].Close()
+	time.Sleep(100 * time.Millisecond)
+	c = dialProxy(t, paddr)
+	io.WriteString(c, "GET http://127.0.0.1:1/ HTTP/1.1\r\n\r\n")
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 403 {
+		t.Errorf("after two closed: %v %v, want a 403 answer", resp, err)
 	}
 }
 
@@ -574,7 +652,13 @@ func TestProxyBadRequests(t *testing.T) {
 		{"connect port 0", "CONNECT example.com:0 HTTP/1.1\r\n\r\n", 400, "host:port"},
 		{"connect port +1", "CONNECT example.com:+1 HTTP/1.1\r\n\r\n", 400, ""},
 		{"bad url port", "GET http://example.com:99999/ HTTP/1.1\r\n\r\n", 400, ""},
-		{"huge header", "GET http://example.com/ HTTP/1.1\r\nX: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", 431, "larger than 1 MiB"},
+		{"huge header", "GET http://example.com/ HTTP/1.1\r\nX: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", 431, "larger than 64 KiB"},
+		// Parsed, and refused by the checks (403: a non-public address):
+		// within the limits.
+		{"header just under 64 KiB", "GET http://127.0.0.1:1/ HTTP/1.1\r\nX: " + strings.Repeat("a", 60<<10) + "\r\n\r\n", 403, ""},
+		// Many short distinct names: few bytes, much memory once parsed.
+		{"201 header lines", "GET http://example.com/ HTTP/1.1\r\n" + manyHeaders(201) + "\r\n", 431, "200 lines"},
+		{"200 header lines", "GET http://127.0.0.1:1/ HTTP/1.1\r\n" + manyHeaders(200) + "\r\n", 403, ""},
 	}
 	for _, tt := range tests {
 		c := dialProxy(t, paddr)
@@ -646,6 +730,11 @@ func TestIsPublicAddr(t *testing.T) {
 		"0.1.2.3": false, "255.255.255.255": false, "224.0.0.1": false, "fe80::1": false,
 		"fc00::1": false, "fd12::1": false, "::": false, "::ffff:127.0.0.1": false, "::ffff:8.8.8.8": true,
 		"64:ff9b::a00:1": false, "64:ff9b::808:808": true, "198.18.0.1": false, "fec0::1": false, "ff02::1": false,
+		// IPv6 forms carrying an IPv4 address (here 127.0.0.1 or 8.8.8.8):
+		// IPv4-compatible, IPv4-translated, 6to4, local-use NAT64, Teredo.
+		"::7f00:1": false, "::808:808": false, "::ffff:0:7f00:1": false, "2002:7f00:1::1": false,
+		"2002:808:808::1": false, "64:ff9b:1::7f00:1": false, "2001:0:4136:e378:8000:63bf:3fff:fdd2": false,
+		"2001:4860:4860::8888": true,
 	}
 	for s, want := range tests {
 		if got := isPublicAddr(netip.MustParseAddr(s)); got != want {
@@ -779,4 +868,13 @@ func FuzzProxyRequest(f *testing.F) {
 			t.Fatalf("input %q: %v", in, v)
 		}
 	})
+}
+
+// manyHeaders is n header lines with distinct names.
+func manyHeaders(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "X-%d: v\r\n", i)
+	}
+	return b.String()
 }

@@ -289,12 +289,23 @@ func (r Rules) decide(host string, port int) verdict {
 			return verdict{rule: fmt.Sprintf("deny rule %q", ru.text)}
 		}
 	}
+	v := verdict{rule: "no rule matches"}
 	for _, ru := range r.allow {
-		if ru.matches(t, port) {
-			return verdict{allowed: true, rule: fmt.Sprintf("allow rule %q", ru.text), explicitIP: ru.kind == ruleIP}
+		if !ru.matches(t, port) {
+			continue
+		}
+		if !v.allowed {
+			v = verdict{allowed: true, rule: fmt.Sprintf("allow rule %q", ru.text)}
+		}
+		if ru.kind == ruleIP {
+			// An IP rule naming this address counts wherever it stands
+			// ("*,10.0.0.5" lets 10.0.0.5 through the public-address
+			// check, as "10.0.0.5,*" does).
+			v.explicitIP = true
+			break
 		}
 	}
-	return verdict{rule: "no rule matches"}
+	return v
 }
 
 // Decide says whether a connection to host:port is allowed, and why: the

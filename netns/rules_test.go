@@ -155,3 +155,29 @@ func FuzzParseRules(f *testing.F) {
 		_ = r.String()
 	})
 }
+
+// TestDecideExplicitIP: an allow rule naming the exact IP marks the
+// verdict explicit (which lifts the public-address check) wherever it
+// stands among the allow rules; a wildcard alone does not.
+func TestDecideExplicitIP(t *testing.T) {
+	for _, c := range []struct {
+		allow    []string
+		host     string
+		explicit bool
+	}{
+		{[]string{"10.0.0.5"}, "10.0.0.5", true},
+		{[]string{"*", "10.0.0.5"}, "10.0.0.5", true},
+		{[]string{"10.0.0.5", "*"}, "10.0.0.5", true},
+		{[]string{"*"}, "10.0.0.5", false},
+		{[]string{"*", "10.0.0.6"}, "10.0.0.5", false},
+	} {
+		r, err := ParseRules(c.allow, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := r.decide(c.host, 443)
+		if !v.allowed || v.explicitIP != c.explicit {
+			t.Errorf("allow %v, %s: allowed %v explicit %v, want allowed and explicit %v", c.allow, c.host, v.allowed, v.explicitIP, c.explicit)
+		}
+	}
+}
