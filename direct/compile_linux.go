@@ -60,6 +60,11 @@ type Host struct {
 	// listener (EBUSY: zbox nested in a redirecting sandbox) nothing is
 	// sent and the bridges relay.
 	Redirect bool
+	// KeepGhosts: pid 1's clean-up (zbox SIGKILLed) leaves the mount
+	// points created on the host, and the mounts on them, in place. For
+	// sandboxes without a pid namespace, whose processes pid 1 cannot
+	// all find and kill first.
+	KeepGhosts bool
 }
 
 // NotEligible says why a plan needs the general init.
@@ -753,6 +758,10 @@ func (c *compiler) ghost(l layer, d string, dir bool) error {
 // no-op.
 func (c *compiler) cleanup() {
 	b := builder{p: c.p, steps: &c.p.Cleanup}
+	if c.h.KeepGhosts {
+		c.cleanupCgroups(&b)
+		return
+	}
 	// A ghost is a mount point in this namespace (unlink: EBUSY) until
 	// every mount on it is detached, including one hidden under a later
 	// mount (Codex binds /dev/null over <cwd>/.codex, binds <cwd> over
@@ -773,9 +782,13 @@ func (c *compiler) cleanup() {
 		}
 		b.add(kUnlinkSame, c.p.cstr(g.Path), uintptr(i), flags)
 	}
-	// The limits' cgroups last, as the general init does: pid 1 moves
-	// back to each parent cgroup (a cgroup with a task cannot go), then
-	// removes the directory, through the fds joinCgroups opened.
+	c.cleanupCgroups(&b)
+}
+
+// cleanupCgroups: the limits' cgroups last, as the general init does:
+// pid 1 moves back to each parent cgroup (a cgroup with a task cannot
+// go), then removes the directory, through the fds joinCgroups opened.
+func (c *compiler) cleanupCgroups(b *builder) {
 	zero := c.p.cstr("0")
 	for i, d := range c.h.CgroupDirs {
 		procs, parent := c.cgroupFD(i)

@@ -897,3 +897,49 @@ except OSError as e:
 	r := zbox(t, "explain", "--no-new-session", "--", "true")
 	mustContain(t, r, "input injection (TIOCSTI, TIOCLINUX) denied")
 }
+
+// TestCLIProtectionsSurviveTheNextRun: what one sandbox can do to a
+// writable workspace must not undo the next one's protections. A
+// deny-read or read-only path deeper inside a writable root keeps its
+// place (its parent directories cannot be renamed: EBUSY), and a writable
+// root that a previous run turned into a symlink out of the workspace is
+// refused rather than followed. Under both starts.
+func TestCLIProtectionsSurviveTheNextRun(t *testing.T) {
+	for _, init := range []string{"direct", "go"} {
+		t.Run(init, func(t *testing.T) {
+			env := append(cleanEnv(t), "ZBOX_INIT="+init)
+			d := hostDir(t)
+			writeFile(t, filepath.Join(d, "x", "y", "key"), "TOPSECRET\n")
+			writeFile(t, filepath.Join(d, "x", "cfg"), "original\n")
+			flags := []string{"--allow-write=" + d, "--deny-read=" + filepath.Join(d, "x", "y", "key"), "--deny-write=" + filepath.Join(d, "x", "cfg")}
+			// Run 1: move the protected paths out of their names.
+			r := zrun{env: env, dir: d}.run(t, append(flags, "--", "/bin/sh", "-c",
+				"mv x x2 2>/dev/null && echo moved-x; mv x/y x/y2 2>/dev/null && echo moved-y; mkdir z && echo workspace-writable")...)
+			mustExit(t, r, 0)
+			mustNotContain(t, r, "moved")
+			mustContain(t, r, "workspace-writable")
+			// Run 2, same policy: still masked and read-only.
+			r = zrun{env: env, dir: d}.run(t, append(flags, "--", "/bin/sh", "-c",
+				"cat x/y/key x2/y/key x/y2/key 2>/dev/null; echo hacked > x/cfg 2>/dev/null; cat x/cfg")...)
+			mustNotContain(t, r, "TOPSECRET")
+			mustContain(t, r, "original")
+			if b, _ := os.ReadFile(filepath.Join(d, "x", "cfg")); string(b) != "original\n" {
+				t.Errorf("x/cfg on the host: %q", b)
+			}
+
+			// A nested writable root that a previous run made a symlink.
+			outside := hostDir(t)
+			if err := os.Symlink(outside, filepath.Join(d, "cache")); err != nil {
+				t.Fatal(err)
+			}
+			r = zrun{env: env, dir: d}.run(t, "--allow-write="+d+","+filepath.Join(d, "cache"), "--", "/bin/sh", "-c", "echo planted > cache/f")
+			if r.Code == 0 {
+				t.Errorf("a writable root through a symlink the sandbox could have planted was followed\n%s", r)
+			}
+			mustContain(t, r, "in a writable directory")
+			if _, err := os.Stat(filepath.Join(outside, "f")); err == nil {
+				t.Errorf("the sandbox wrote through the planted symlink into %s", outside)
+			}
+		})
+	}
+}

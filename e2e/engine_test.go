@@ -480,3 +480,45 @@ func TestEngineWithoutBwrap(t *testing.T) {
 		t.Fatalf("writable root did not work without bwrap: %q %v\n%s", b, err, r)
 	}
 }
+
+// TestGhostsStayWithoutPidNamespace: without a pid namespace (bwrap argv
+// without --unshare-pid) the command's processes can outlive zbox, so
+// the mount points it created on the host, and the masks made after
+// them, stay in place (as bwrap leaves them): removing them would detach
+// the masks and show a daemon left behind what they hid. Under both
+// starts.
+func TestGhostsStayWithoutPidNamespace(t *testing.T) {
+	for _, init := range []string{"direct", "go"} {
+		t.Run(init, func(t *testing.T) {
+			d := hostDir(t)
+			writeFile(t, filepath.Join(d, "secretdir", "secret"), "TOPSECRET\n")
+			out := filepath.Join(d, "out")
+			daemon := fmt.Sprintf("sleep 1; cat %s/secretdir/secret > %s 2>&1; echo done >> %s", d, out, out)
+			args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--bind", d, d,
+				"--ro-bind", "/dev/null", d + "/ghost", // a ghost: created on the host
+				"--tmpfs", d + "/secretdir", // a mask made after it
+				"--unshare-user", "--unshare-net",
+				"/bin/sh", "-c", "setsid /bin/sh -c '" + daemon + "' </dev/null >/dev/null 2>&1 & exit 0"}
+			r := zrun{env: append(cleanEnv(t), "ZBOX_INIT="+init)}.run(t, args...)
+			mustExit(t, r, 0)
+			deadline := time.Now().Add(10 * time.Second)
+			var b []byte
+			for time.Now().Before(deadline) {
+				b, _ = os.ReadFile(out)
+				if strings.Contains(string(b), "done") {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !strings.Contains(string(b), "done") {
+				t.Fatalf("the daemon did not report: %q", b)
+			}
+			if strings.Contains(string(b), "TOPSECRET") {
+				t.Errorf("a process left behind read the masked directory once zbox had cleaned up: %q", b)
+			}
+			if _, err := os.Stat(filepath.Join(d, "ghost")); err != nil {
+				t.Errorf("the mount point created on the host was removed (%v); without a pid namespace it stays, as under bwrap", err)
+			}
+		})
+	}
+}

@@ -65,14 +65,20 @@ type HelperInput struct {
 // process could re-point (it lies inside a writable root). The helper
 // panics with "error building bubblewrap command: Fatal(\"<Error()>\")".
 type WritableSymlinkError struct {
-	// Kind is "deny-read" or "read-only".
+	// Kind is "deny-read" or "read-only", or (Hardened) "writable" or
+	// "readable" for a root.
 	Kind    string
 	Path    string
 	Symlink string
 }
 
 func (e *WritableSymlinkError) Error() string {
-	return fmt.Sprintf("cannot enforce sandbox %s path %s because it crosses writable symlink %s", e.Kind, e.Path, e.Symlink)
+	msg := fmt.Sprintf("cannot enforce sandbox %s path %s because it crosses writable symlink %s", e.Kind, e.Path, e.Symlink)
+	if e.Kind == "writable" || e.Kind == "readable" {
+		// zbox's own check (Hardened): say what to do.
+		msg += " (a sandboxed program could re-point it for the next run; name the directory it leads to instead)"
+	}
+	return msg
 }
 
 // HelperPlan builds the sandbox plan of the Codex helper for in.
@@ -233,6 +239,10 @@ type fsLayout struct {
 	PlatformDefaults bool
 	Writable         []WritableRoot
 	Unreadable       []string
+	// RawWritable and RawReadable are the write and read entries'
+	// paths as the policy spells them, before symlinks are resolved
+	// (RawReadable empty with FullRead).
+	RawWritable, RawReadable []string
 }
 
 func layoutOf(fsys FS, pol FileSystemPolicy, cwd string) fsLayout {
@@ -241,9 +251,19 @@ func layoutOf(fsys FS, pol FileSystemPolicy, cwd string) fsLayout {
 		Writable:   pol.WritableRootsWithCwd(fsys, cwd),
 		Unreadable: pol.UnreadableRootsWithCwd(fsys, cwd),
 	}
+	for _, e := range pol.resolvedEntries(fsys, cwd) {
+		if e.access.CanWrite() {
+			l.RawWritable = append(l.RawWritable, e.path)
+		}
+	}
 	if !l.FullRead {
 		l.Readable = pol.ReadableRootsWithCwd(fsys, cwd)
 		l.PlatformDefaults = pol.IncludePlatformDefaults()
+		for _, e := range pol.resolvedEntries(fsys, cwd) {
+			if e.access.CanRead() {
+				l.RawReadable = append(l.RawReadable, e.path)
+			}
+		}
 	}
 	return l
 }
@@ -259,9 +279,41 @@ type fsBuilder struct {
 	ops           []MountOp
 	usedTmpfsRoot bool
 	maskedDirs    []string // directories masked so far with an empty tmpfs
+	// pinned: directories made mount points by pinParents since the last
+	// writable-root bind that covers them.
+	pinned map[string]bool
 }
 
 func (b *fsBuilder) add(op MountOp) { b.ops = append(b.ops, op) }
+
+// pinParents (Hardened) makes every directory between a writable root and
+// p a mount point, by binding it onto itself, before p is masked or made
+// read-only. A mount point cannot be renamed or removed (EBUSY), while
+// any other directory whose parent is writable can: the sandboxed program
+// could rename an ancestor of p (mv ~/.config ~/.c2), which moves p along
+// with its mask in this sandbox, and the next sandbox, whose policy names
+// p by its path, would find nothing there to mask and leave the renamed
+// file open (~/.c2/gh/hosts.yml), or writable for a read-only path.
+// Writable roots are mount points already, and so is p once masked.
+func (b *fsBuilder) pinParents(p string) {
+	if !b.hardened {
+		return
+	}
+	prefixes := pathPrefixes(p)
+	for _, q := range prefixes[:max(len(prefixes)-1, 0)] {
+		if q == "/" || b.pinned[q] || slices.Contains(b.writablePaths, q) || !b.underWritable(filepath.Dir(q)) {
+			continue
+		}
+		if !b.isDir(q) {
+			return
+		}
+		b.add(MountOp{Kind: OpBind, Source: q, Dest: q})
+		if b.pinned == nil {
+			b.pinned = map[string]bool{}
+		}
+		b.pinned[q] = true
+	}
+}
 
 // devNullOver makes p an empty, read-only file: for a symlink, it stops
 // the target from re-pointing it (the mount point cannot be unlinked or
@@ -336,6 +388,11 @@ func (b *fsBuilder) build(l fsLayout) error {
 			b.dirChain(deepest, w.Root)
 		}
 		b.add(MountOp{Kind: OpBind, Source: w.Root, Dest: w.Root})
+		for q := range b.pinned {
+			if pathUnder(q, w.Root) {
+				delete(b.pinned, q) // under the new bind: pin again if needed
+			}
+		}
 
 		// A carve-out that is also denied is left to the deny mask, which
 		// is stronger. Deny paths keep their spelling (a symlink on the way
@@ -369,6 +426,25 @@ func (b *fsBuilder) build(l fsLayout) error {
 	for _, u := range sortedByDepth(rest) {
 		if err := b.denyMask(u); err != nil {
 			return err
+		}
+	}
+
+	// 8. Hardened: a writable or readable root reached through a symlink
+	// that sits inside a writable root is refused. (Last, so that where
+	// the helper itself refuses the plan, its own error comes first.) The sandboxed program
+	// can replace or re-point that symlink (ln -s /elsewhere w/cache), and
+	// the next sandbox, resolving it, would bind wherever it leads,
+	// writable or readable. Fail closed, as for masks (writableSymlink).
+	if b.hardened {
+		for _, k := range []struct {
+			kind  string
+			paths []string
+		}{{"writable", l.RawWritable}, {"readable", l.RawReadable}} {
+			for _, p := range k.paths {
+				if link := b.writableSymlink(p); link != "" {
+					return &WritableSymlinkError{Kind: k.kind, Path: p, Symlink: link}
+				}
+			}
 		}
 	}
 	return nil
@@ -495,10 +571,12 @@ func (b *fsBuilder) denyMask(p string) error {
 		// Nothing to hide; but inside a writable root the target could
 		// create it, so occupy the first missing component.
 		if b.underWritable(m) {
+			b.pinParents(m)
 			b.devNullOver(m)
 		}
 		return nil
 	}
+	b.pinParents(p)
 	if !b.isDir(p) {
 		// A file: an empty, mode-000 read-only copy over it. Each op gets
 		// its own data fd from the engine (bwrap consumes the fd).
@@ -556,11 +634,13 @@ func (b *fsBuilder) readOnlySubpath(s string) error {
 	}
 	if m := b.firstMissing(s); m != "" {
 		if b.underWritable(m) {
+			b.pinParents(m)
 			b.devNullOver(m)
 		}
 		return nil
 	}
 	if b.underWritable(s) {
+		b.pinParents(s)
 		b.add(MountOp{Kind: OpROBind, Source: s, Dest: s})
 	}
 	return nil

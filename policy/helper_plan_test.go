@@ -491,6 +491,66 @@ func TestFilesystemOps(t *testing.T) {
 			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws", "tmpfs(000) $ROOT/via", "remount-ro $ROOT/via"},
 		},
 		{
+			name: "hardened: directories between a writable root and a deny or read-only path are pinned",
+			tree: []goldengen.Node{goldengen.F("ws/x/y/key", "k"), goldengen.F("ws/x/cfg", "c")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws", "$ROOT/ws/x/cfg")},
+				Unreadable: []string{"$ROOT/ws/x/y/key"}},
+			hardened: true,
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws",
+				"bind $ROOT/ws/x $ROOT/ws/x", "ro-bind $ROOT/ws/x/cfg $ROOT/ws/x/cfg",
+				"bind $ROOT/ws/x/y $ROOT/ws/x/y", "ro-bind-data(000) $ROOT/ws/x/y/key"},
+		},
+		{
+			name: "not hardened (the reference helper's plan): no pins",
+			tree: []goldengen.Node{goldengen.F("ws/x/y/key", "k"), goldengen.F("ws/x/cfg", "c")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws", "$ROOT/ws/x/cfg")},
+				Unreadable: []string{"$ROOT/ws/x/y/key"}},
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws",
+				"ro-bind $ROOT/ws/x/cfg $ROOT/ws/x/cfg", "ro-bind-data(000) $ROOT/ws/x/y/key"},
+		},
+		{
+			name: "hardened: pins under a deeper writable root are made again after its bind",
+			tree: []goldengen.Node{goldengen.F("ws/a/b/c/f", "x")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws"), wr("$ROOT/ws/a/b")},
+				Unreadable: []string{"$ROOT/ws/a/b/c/f"}},
+			hardened: true,
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws",
+				"bind $ROOT/ws/a $ROOT/ws/a", "bind $ROOT/ws/a/b/c $ROOT/ws/a/b/c", "ro-bind-data(000) $ROOT/ws/a/b/c/f",
+				"bind $ROOT/ws/a/b $ROOT/ws/a/b", "bind $ROOT/ws/a/b/c $ROOT/ws/a/b/c", "ro-bind-data(000) $ROOT/ws/a/b/c/f"},
+		},
+		{
+			name: "hardened: a missing deny path's existing parents are pinned",
+			tree: []goldengen.Node{goldengen.D("ws/x")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws")},
+				Unreadable: []string{"$ROOT/ws/x/nope/f"}},
+			hardened: true,
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws",
+				"bind $ROOT/ws/x $ROOT/ws/x", "ro-bind /dev/null $ROOT/ws/x/nope"},
+		},
+		{
+			name: "hardened: a writable root through a symlink inside another writable root fails closed",
+			tree: []goldengen.Node{goldengen.D("ws"), goldengen.D("outside"), goldengen.L("ws/cache", "$ROOT/outside")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws"), wr("$ROOT/outside")},
+				RawWritable: []string{"$ROOT/ws", "$ROOT/ws/cache"}},
+			hardened:       true,
+			wantSymlinkErr: &WritableSymlinkError{Kind: "writable", Path: "$ROOT/ws/cache", Symlink: "$ROOT/ws/cache"},
+		},
+		{
+			name: "not hardened: the same writable symlink is followed, as by the reference helper",
+			tree: []goldengen.Node{goldengen.D("ws"), goldengen.D("outside"), goldengen.L("ws/cache", "$ROOT/outside")},
+			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws"), wr("$ROOT/outside")},
+				RawWritable: []string{"$ROOT/ws", "$ROOT/ws/cache"}},
+			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws", "bind $ROOT/outside $ROOT/outside"},
+		},
+		{
+			name: "hardened: a readable root through a symlink inside a writable root fails closed",
+			tree: []goldengen.Node{goldengen.D("ws"), goldengen.D("secret"), goldengen.L("ws/docs", "$ROOT/secret")},
+			layout: fsLayout{Readable: []string{"$ROOT/ws", "$ROOT/secret"}, Writable: []WritableRoot{wr("$ROOT/ws")},
+				RawReadable: []string{"$ROOT/ws", "$ROOT/ws/docs"}, RawWritable: []string{"$ROOT/ws"}},
+			hardened:       true,
+			wantSymlinkErr: &WritableSymlinkError{Kind: "readable", Path: "$ROOT/ws/docs", Symlink: "$ROOT/ws/docs"},
+		},
+		{
 			name:   "readable / gives the ro-bind base again",
 			tree:   []goldengen.Node{goldengen.D("ws")},
 			layout: fsLayout{Readable: []string{"$ROOT/ws", "/"}},
@@ -507,6 +567,8 @@ func TestFilesystemOps(t *testing.T) {
 			l := tc.layout
 			l.Readable = expandAll(l.Readable, root)
 			l.Unreadable = expandAll(l.Unreadable, root)
+			l.RawWritable = expandAll(l.RawWritable, root)
+			l.RawReadable = expandAll(l.RawReadable, root)
 			l.Writable = nil
 			for _, w := range tc.layout.Writable {
 				l.Writable = append(l.Writable, WritableRoot{Root: x(w.Root), ReadOnlySubpaths: expandAll(w.ReadOnlySubpaths, root)})

@@ -310,6 +310,28 @@ func resolveSettings(layers []layer, h hostInfo) (settings, error) {
 	if s.DenyWrite, err = x.paths(denyWrite); err != nil {
 		return s, err
 	}
+	if !s.WriteAll {
+		// Paths are used in their symlink-resolved form. A symlink that
+		// sits in a writable directory could have been planted or
+		// re-pointed by an earlier sandbox, and this one would then
+		// write, read, or leave unmasked whatever it now leads to: refuse
+		// such paths (fail closed, as the helper does for masks).
+		for _, k := range []struct {
+			flag  string
+			items []item
+		}{{"--allow-write", write.Items}, {"--allow-read", read.Items}, {"--deny-read", denyRead}, {"--deny-write", denyWrite}} {
+			for _, it := range k.items {
+				raw, err := x.rawPath(it)
+				if err != nil {
+					return s, err
+				}
+				if link := writableSymlinkOn(raw, s.Write); link != "" {
+					return s, usagef("%s %s: it goes through the symlink %s, which is in a writable directory: a sandboxed program could re-point it for the next run; name the path it leads to instead (%s)",
+						k.flag, it.Value, link, policy.EffectivePath(policy.HostFS, raw))
+				}
+			}
+		}
+	}
 	for _, p := range append(slices.Clone(s.Read), s.Write...) {
 		if _, err := os.Stat(p); err != nil && !slices.Contains(s.Missing, p) {
 			s.Missing = append(s.Missing, p)
@@ -443,6 +465,43 @@ func varName(s string) (name string, n int) {
 }
 
 func (x expander) path(it item) (string, error) {
+	v, err := x.rawPath(it)
+	if err != nil {
+		return "", err
+	}
+	return policy.EffectivePath(policy.HostFS, v), nil
+}
+
+// writableSymlinkOn returns the first component of p (absolute, clean,
+// symlinks unresolved) that is a symlink in a directory under one of the
+// writable roots (symlink-resolved), or "".
+func writableSymlinkOn(p string, writable []string) string {
+	cur := "/"
+	for _, c := range strings.Split(p, "/") {
+		if c == "" {
+			continue
+		}
+		parent := cur
+		cur = filepath.Join(cur, c)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return "" // missing: nothing below can be reached through it
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		dir := policy.EffectivePath(policy.HostFS, parent)
+		for _, w := range writable {
+			if dir == w || strings.HasPrefix(dir, strings.TrimSuffix(w, "/")+"/") {
+				return cur
+			}
+		}
+	}
+	return ""
+}
+
+// rawPath is path without the symlink resolution.
+func (x expander) rawPath(it item) (string, error) {
 	v, err := x.expand(it)
 	if err != nil {
 		return "", err
@@ -469,7 +528,7 @@ func (x expander) path(it item) (string, error) {
 	if bad, why := cannotExist(v); bad != "" {
 		return "", usagef("%s %s: cannot exist: %s %s", it.Origin, it.Value, bad, why)
 	}
-	return policy.EffectivePath(policy.HostFS, v), nil
+	return v, nil
 }
 
 func (x expander) paths(items []item) ([]string, error) {

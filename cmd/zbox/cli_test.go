@@ -655,3 +655,43 @@ func FuzzCLIArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestWritableSymlinkOn: a path component that is a symlink in a
+// directory under a writable root is reported; symlinks elsewhere, and
+// paths without symlinks, are not.
+func TestWritableSymlinkOn(t *testing.T) {
+	d := t.TempDir()
+	ws, out := filepath.Join(d, "ws"), filepath.Join(d, "out")
+	for _, p := range []string{filepath.Join(ws, "real", "sub"), out} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		filepath.Join(ws, "cache"): out,    // planted in the workspace
+		filepath.Join(d, "wslink"): ws,     // outside it: the user's
+		filepath.Join(ws, "rel"):   "real", // relative, still planted
+		filepath.Join(out, "back"): filepath.Join(ws, "real"),
+	} {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writable := []string{policy.EffectivePath(policy.HostFS, ws)}
+	for _, c := range []struct {
+		path, want string
+	}{
+		{filepath.Join(ws, "cache"), filepath.Join(ws, "cache")},
+		{filepath.Join(ws, "cache", "x"), filepath.Join(ws, "cache")},
+		{filepath.Join(ws, "rel", "sub"), filepath.Join(ws, "rel")},
+		{filepath.Join(d, "wslink", "cache"), filepath.Join(d, "wslink", "cache")}, // through the user's link into ws
+		{filepath.Join(d, "wslink", "real"), ""},
+		{filepath.Join(ws, "real", "sub"), ""},
+		{filepath.Join(out, "back"), ""}, // a symlink outside the writable roots
+		{filepath.Join(ws, "missing", "x"), ""},
+	} {
+		if got := writableSymlinkOn(c.path, writable); got != c.want {
+			t.Errorf("writableSymlinkOn(%s) = %q, want %q", c.path, got, c.want)
+		}
+	}
+}

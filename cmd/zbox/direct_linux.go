@@ -67,7 +67,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	cg := newSandboxCgroup(plan.Limits, logf)
 	defer cg.remove()
 	t0 := time.Now()
-	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), LifeR: -1, LifeW: -1}
+	host := direct.Host{UID: os.Getuid(), GID: os.Getgid(), LifeR: -1, LifeW: -1, KeepGhosts: opt.KeepGhosts}
 	if plan.Env == nil {
 		host.Env = os.Environ() // the command inherits zbox's
 	}
@@ -174,7 +174,9 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 	ws, waitErr := init.wait()
 	// The sandbox is gone: remove the mount points it had to create on
 	// the host, where they are still exactly what it created.
-	mountns.RemoveGhosts(prog.Ghosts)
+	if !opt.KeepGhosts {
+		mountns.RemoveGhosts(prog.Ghosts)
+	}
 	if fail != nil {
 		if fail.Phase == direct.PhaseTarget && fail.Step == prog.ExecStep() {
 			// execve itself failed: the command is missing or not

@@ -58,6 +58,16 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		logf = func(string, ...any) {}
 	}
 	plan = clampLimits(plan, logf)
+	if !plan.Namespaces.PID {
+		// Without a pid namespace, the command's processes can outlive it
+		// (a setsid daemon), and nothing tells when the last is gone.
+		// Removing a mount point created on the host detaches the masks
+		// on it in the sandbox (pid 1's detach, or the kernel's, for a
+		// mount point unlinked from another namespace), which would
+		// uncover what they hid to whatever still runs. So they stay, as
+		// bwrap leaves them (only bwrap mode can ask for this).
+		opt.KeepGhosts = true
+	}
 	if redirectConnect(plan, opt) && !plan.Filter.DenyInterfaceIoctls {
 		// The redirect hands the sandbox sockets of the host's network
 		// namespace: interface ioctls on them would describe the host's
