@@ -554,6 +554,14 @@ attempt("sendmsg(SOCK_DGRAM, %s)" % E["dgramsock"], d)
 def t():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"PWNED", E["dgramsock"])
 attempt("sendto(SOCK_DGRAM, %s)" % E["dgramsock"], t)
+def r():
+    # The kernel makes AF_UNIX SOCK_RAW a datagram socket.
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_RAW); s.sendmsg([b"PWNED"], [], 0, E["dgramsock"])
+attempt("sendmsg(SOCK_RAW, %s)" % E["dgramsock"], r)
+def p():
+    # A socketpair end is not limited to its peer.
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM); a.sendmsg([b"PWNED"], [], 0, E["dgramsock"])
+attempt("socketpair(SOCK_DGRAM) sendmsg(%s)" % E["dgramsock"], p)
 `},
 	{family: "network", name: "io_uring (network ops outside seccomp's view)", py: `
 params = ctypes.create_string_buffer(120)

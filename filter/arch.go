@@ -51,6 +51,7 @@ var arches = map[string]archInfo{
 			"getsockopt": 55, "ptrace": 101, "accept4": 288, "recvmmsg": 299,
 			"sendmmsg": 307, "process_vm_readv": 310, "process_vm_writev": 311,
 			"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+			"pidfd_getfd": 438,
 		},
 	},
 	"arm64": {
@@ -63,6 +64,7 @@ var arches = map[string]archInfo{
 			"getsockopt": 209, "shutdown": 210, "accept4": 242, "recvmmsg": 243,
 			"sendmmsg": 269, "process_vm_readv": 270, "process_vm_writev": 271,
 			"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+			"pidfd_getfd": 438,
 		},
 	},
 }

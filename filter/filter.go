@@ -70,8 +70,9 @@ const (
 	afInet  = 2
 	afInet6 = 10
 
-	sockDgram    = 2   // SOCK_DGRAM
-	sockTypeMask = 0xf // SOCK_TYPE_MASK
+	sockStream    = 1   // SOCK_STREAM
+	sockSeqpacket = 5   // SOCK_SEQPACKET
+	sockTypeMask  = 0xf // SOCK_TYPE_MASK
 )
 
 // Terminal ioctls (asm-generic/ioctls.h; the same on amd64 and arm64).
@@ -116,14 +117,16 @@ const (
 	// the filter would see "not equal"); comparing exactly the half the
 	// kernel looks at closes that hole.
 	denyIfArg0Low32Is
-	// denyUnlessUnixNonDgram: socket() is allowed only for AF_UNIX (full
-	// 64-bit compare, as denyUnlessArg0In) and only when the type is not
-	// SOCK_DGRAM. An unconnected AF_UNIX datagram socket reaches any
-	// datagram socket on the filesystem with sendmsg(2) (which stays
-	// allowed for socketpair IPC): /dev/log, journald, ... The helper's
-	// filter has that hole. socketpair(AF_UNIX, SOCK_DGRAM) stays allowed:
-	// its ends can only talk to each other.
-	denyUnlessUnixNonDgram
+	// denyUnlessUnixConnected: socket() and socketpair() are allowed
+	// only for AF_UNIX (full 64-bit compare, as denyUnlessArg0In) and
+	// only for the connection types, SOCK_STREAM and SOCK_SEQPACKET. A
+	// datagram socket, unconnected or a socketpair end alike, sends with
+	// sendmsg(2) (which stays allowed for socketpair IPC) to any
+	// unconnected datagram socket named in msg_name: /dev/log,
+	// journald, ... And the kernel turns AF_UNIX SOCK_RAW into SOCK_DGRAM,
+	// so an allow-list of types, not a deny of SOCK_DGRAM, is what holds.
+	// The helper's filter has that hole.
+	denyUnlessUnixConnected
 	// denyIfArg1Low32In: the syscall is denied when the low 32 bits of
 	// arg1 equal one of vals or fall in one of ranges (ioctl's request
 	// number: the kernel takes an unsigned int, so only the low half
@@ -139,7 +142,9 @@ type rule struct {
 }
 
 var (
-	alwaysDenied = []string{"ptrace", "io_uring_setup", "io_uring_enter", "io_uring_register"}
+	// pidfd_getfd takes another process's fd under the same permission
+	// check as ptrace (PTRACE_MODE_ATTACH), which is denied as well.
+	alwaysDenied = []string{"ptrace", "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register"}
 	processVM    = []string{"process_vm_readv", "process_vm_writev"}
 	// Restricted mode: every socket operation that could reach or expose
 	// a network endpoint. recvfrom, sendmsg and recvmsg stay allowed on
@@ -178,8 +183,8 @@ func rulesFor(spec policy.FilterSpec) ([]rule, error) {
 	case policy.SeccompRestricted:
 		deny(restrictedDenied...)
 		rules = append(rules,
-			rule{name: "socket", kind: denyUnlessUnixNonDgram},
-			rule{name: "socketpair", kind: denyUnlessArg0In, vals: []uint32{afUnix}},
+			rule{name: "socket", kind: denyUnlessUnixConnected},
+			rule{name: "socketpair", kind: denyUnlessUnixConnected},
 		)
 	case policy.SeccompProxyRouted:
 		// connect/bind/... stay allowed: the target must reach the
@@ -313,17 +318,19 @@ func assemblePolicy(ai archInfo, rules []rule) ([]Insn, error) {
 				}
 				a.jump(bpfJMP|bpfJEQ|bpfK, v, allow, jf)
 			}
-		case denyUnlessUnixNonDgram:
+		case denyUnlessUnixConnected:
 			a.bind(bodies[i])
 			a.stmt(bpfLD|bpfW|bpfABS, argHigh(0))
 			a.jump(bpfJMP|bpfJEQ|bpfK, 0, next, deny)
 			a.stmt(bpfLD|bpfW|bpfABS, argLow(0))
 			a.jump(bpfJMP|bpfJEQ|bpfK, afUnix, next, deny)
 			// The type's low 4 bits (SOCK_TYPE_MASK); the flags above
-			// them (SOCK_CLOEXEC, SOCK_NONBLOCK) do not matter.
+			// them (SOCK_CLOEXEC, SOCK_NONBLOCK) do not matter, and the
+			// kernel reads only the low half of the int.
 			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
 			a.stmt(bpfALU|bpfAND|bpfK, sockTypeMask)
-			a.jump(bpfJMP|bpfJEQ|bpfK, sockDgram, deny, allow)
+			a.jump(bpfJMP|bpfJEQ|bpfK, sockStream, allow, next)
+			a.jump(bpfJMP|bpfJEQ|bpfK, sockSeqpacket, allow, deny)
 		case denyIfArg1Low32In:
 			a.bind(bodies[i])
 			a.stmt(bpfLD|bpfW|bpfABS, argLow(1))
@@ -381,7 +388,7 @@ func Describe(spec policy.FilterSpec) string {
 	case policy.SeccompNone:
 		net = "network syscalls not filtered"
 	case policy.SeccompRestricted:
-		net = "network restricted: socket/socketpair only for AF_UNIX (socket not for SOCK_DGRAM), EPERM for " + strings.Join(restrictedDenied, ",")
+		net = "network restricted: socket/socketpair only for AF_UNIX SOCK_STREAM/SOCK_SEQPACKET, EPERM for " + strings.Join(restrictedDenied, ",")
 	case policy.SeccompProxyRouted:
 		net = "network proxy-routed: socket only for AF_INET/AF_INET6, socketpair(AF_UNIX) denied"
 	default:

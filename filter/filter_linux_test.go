@@ -244,6 +244,10 @@ func probes() map[string]string {
 	sock("socket_inet", unix.AF_INET, unix.SOCK_STREAM, 0)
 	sock("socket_inet6", unix.AF_INET6, unix.SOCK_STREAM, 0)
 	sock("socket_unix", unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	sock("socket_unix_seqpacket", unix.AF_UNIX, unix.SOCK_SEQPACKET, 0)
+	sock("socket_unix_dgram", unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	// The kernel makes AF_UNIX SOCK_RAW a datagram socket.
+	sock("socket_unix_raw", unix.AF_UNIX, unix.SOCK_RAW, 0)
 	sock("socket_netlink", unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE)
 	sock("socket_packet", unix.AF_PACKET, unix.SOCK_RAW, 0)
 	sock("socket_vsock", unix.AF_VSOCK, unix.SOCK_STREAM, 0)
@@ -252,9 +256,9 @@ func probes() map[string]string {
 	sock("socket_inet_hi", unix.AF_INET|hi32, unix.SOCK_STREAM, 0)
 	sock("socket_unix_hi", unix.AF_UNIX|hi32, unix.SOCK_STREAM, 0)
 
-	pair := func(name string, domain uintptr) {
+	pairOf := func(name string, domain, typ uintptr) {
 		var fds [2]int32
-		_, _, e := unix.Syscall6(unix.SYS_SOCKETPAIR, domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0,
+		_, _, e := unix.Syscall6(unix.SYS_SOCKETPAIR, domain, typ|unix.SOCK_CLOEXEC, 0,
 			uintptr(unsafe.Pointer(&fds)), 0, 0)
 		if e == 0 {
 			unix.Close(int(fds[0]))
@@ -262,7 +266,11 @@ func probes() map[string]string {
 		}
 		r[name] = errName(e)
 	}
+	pair := func(name string, domain uintptr) { pairOf(name, domain, unix.SOCK_STREAM) }
 	pair("socketpair_unix", unix.AF_UNIX)
+	// A datagram socketpair end still sendmsg()s to any datagram socket
+	// it names.
+	pairOf("socketpair_unix_dgram", unix.AF_UNIX, unix.SOCK_DGRAM)
 	pair("socketpair_unix_hi", unix.AF_UNIX|hi32)
 	pair("socketpair_unix_neg", unix.AF_UNIX|^uintptr(0xffffffff))
 	pair("socketpair_inet", unix.AF_INET)
@@ -274,7 +282,7 @@ func probes() map[string]string {
 		"sendmmsg": unix.SYS_SENDMMSG, "recvmmsg": unix.SYS_RECVMMSG, "getsockopt": unix.SYS_GETSOCKOPT,
 		"setsockopt": unix.SYS_SETSOCKOPT, "recvfrom": unix.SYS_RECVFROM, "sendmsg": unix.SYS_SENDMSG,
 		"recvmsg": unix.SYS_RECVMSG, "io_uring_enter": unix.SYS_IO_URING_ENTER,
-		"io_uring_register": unix.SYS_IO_URING_REGISTER,
+		"io_uring_register": unix.SYS_IO_URING_REGISTER, "pidfd_getfd": unix.SYS_PIDFD_GETFD,
 	}
 	for name, nr := range onBadFD {
 		_, _, e := unix.Syscall6(nr, badFD, 0, 0, 0, 0, 0)
@@ -368,16 +376,18 @@ func TestKernelFilter(t *testing.T) {
 		{Code: bpfRET | bpfK, K: retAllow},
 	}}.Marshal()
 
-	always := []string{"ptrace", "io_uring_setup", "io_uring_enter", "io_uring_register"}
+	always := []string{"ptrace", "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register"}
 	restricted := []string{
 		"socket_inet", "socket_inet6", "socket_netlink", "socket_packet", "socket_vsock",
 		"socket_inet_hi", "socket_unix_hi", "socketpair_inet", "socketpair_unix_hi", "socketpair_unix_neg",
+		"socket_unix_dgram", "socket_unix_raw", "socketpair_unix_dgram",
 		"connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname", "shutdown",
 		"sendto", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
 	}
 	proxy := []string{
 		"socket_unix", "socket_netlink", "socket_packet", "socket_vsock", "socket_inet_hi", "socket_unix_hi",
 		"socketpair_unix", "socketpair_unix_hi", "socketpair_unix_neg",
+		"socket_unix_seqpacket", "socket_unix_dgram", "socket_unix_raw", "socketpair_unix_dgram",
 	}
 	cases := []struct {
 		name    string
@@ -614,6 +624,7 @@ func TestGoldenMatchesHostSyscalls(t *testing.T) {
 		"process_vm_readv": unix.SYS_PROCESS_VM_READV, "process_vm_writev": unix.SYS_PROCESS_VM_WRITEV,
 		"seccomp": unix.SYS_SECCOMP, "io_uring_setup": unix.SYS_IO_URING_SETUP,
 		"io_uring_enter": unix.SYS_IO_URING_ENTER, "io_uring_register": unix.SYS_IO_URING_REGISTER,
+		"pidfd_getfd": unix.SYS_PIDFD_GETFD,
 	}
 	if len(sys) != len(host) {
 		t.Fatalf("test tables out of sync: %d vs %d names", len(sys), len(host))

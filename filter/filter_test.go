@@ -155,6 +155,7 @@ var golden = map[string]map[string]uint32{
 		"setsockopt": 54, "getsockopt": 55, "ptrace": 101, "prctl": 157, "accept4": 288,
 		"recvmmsg": 299, "sendmmsg": 307, "process_vm_readv": 310, "process_vm_writev": 311,
 		"seccomp": 317, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+		"pidfd_getfd": 438,
 	},
 	"arm64": {
 		"read": 63, "ioctl": 29, "getpid": 172, "getppid": 173, "socket": 198, "socketpair": 199, "bind": 200,
@@ -163,6 +164,7 @@ var golden = map[string]map[string]uint32{
 		"sendmsg": 211, "recvmsg": 212, "ptrace": 117, "prctl": 167, "accept4": 242,
 		"recvmmsg": 243, "sendmmsg": 269, "process_vm_readv": 270, "process_vm_writev": 271,
 		"seccomp": 277, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+		"pidfd_getfd": 438,
 	},
 }
 
@@ -225,7 +227,7 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 	}
 	a0, lo := d.args[0], uint32(d.args[0])
 	switch name {
-	case "ptrace", "io_uring_setup", "io_uring_enter", "io_uring_register":
+	case "ptrace", "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register":
 		return deny
 	case "process_vm_readv", "process_vm_writev":
 		if spec.DenyProcessVM {
@@ -251,9 +253,10 @@ func model(spec policy.FilterSpec, goarch string, d seccompData) uint32 {
 			if a0 != afUnix {
 				return deny
 			}
-			// An unconnected AF_UNIX datagram socket could sendmsg to
-			// any datagram socket by path; socketpair's cannot.
-			if name == "socket" && uint32(d.args[1])&0xf == 2 {
+			// Only the connection types: a datagram socket (SOCK_RAW is
+			// one too for AF_UNIX), even a socketpair end, could sendmsg
+			// to any datagram socket by path.
+			if t := uint32(d.args[1]) & 0xf; t != 1 && t != 5 {
 				return deny
 			}
 		}
@@ -350,7 +353,11 @@ func TestBuildPolicyTable(t *testing.T) {
 		{name: "socket(AF_UNIX, SOCK_DGRAM)", mode: R, data: sys("socket", afUnix, 2), want: eperm},
 		{name: "socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC)", mode: R, data: sys("socket", afUnix, 2|0x80000), want: eperm},
 		{name: "socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)", mode: R, data: sys("socket", afUnix, 5|0x800), want: allow},
-		{name: "socketpair(AF_UNIX, SOCK_DGRAM)", mode: R, data: sys("socketpair", afUnix, 2), want: allow},
+		{name: "socketpair(AF_UNIX, SOCK_DGRAM)", mode: R, data: sys("socketpair", afUnix, 2), want: eperm},
+		{name: "socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)", mode: R, data: sys("socketpair", afUnix, 5|0x80000), want: allow},
+		{name: "socket(AF_UNIX, SOCK_RAW): a datagram socket to the kernel", mode: R, data: sys("socket", afUnix, 3), want: eperm},
+		{name: "socket(AF_UNIX, SOCK_RDM)", mode: R, data: sys("socket", afUnix, 4), want: eperm},
+		{name: "socket(AF_UNIX, SOCK_STREAM | 1<<32 in the type)", mode: R, data: sys("socket", afUnix, 1|1<<32), want: allow},
 		{name: "socketpair(AF_INET)", mode: R, data: sys("socketpair", afInet, 1), want: eperm},
 		{name: "connect", mode: R, data: sys("connect", 3), want: eperm},
 		{name: "accept", mode: R, data: sys("accept", 3), want: eperm},
@@ -562,7 +569,9 @@ func TestAgreesWithGoSeccompBPF(t *testing.T) {
 		socketpair := golden[goarch]["socketpair"]
 		for nr := uint32(0); nr < 600; nr++ {
 			for _, a0 := range interestingArg0 {
-				d := seccompData{nr: nr, arch: goldenAudit[goarch], args: [6]uint64{a0}}
+				// Type SOCK_STREAM: the library rules compare the family
+				// only (the type allow-list is the model test's).
+				d := seccompData{nr: nr, arch: goldenAudit[goarch], args: [6]uint64{a0, 1}}
 				a, err := run(ours.Insns, d)
 				if err != nil {
 					t.Fatal(err)

@@ -67,7 +67,14 @@ func runHelperInner(h *helperArgs, pols policy.ResolvedPolicies) int {
 		return helperPanic("error activating Linux proxy routing bridge: " + err.Error())
 	}
 	// The bridges are goroutines of this process, so the command cannot
-	// replace it: fork it from a restricted thread and wait.
+	// replace it: fork it from a restricted thread and wait. This process
+	// stays outside the command's filter, so it must not be dumpable:
+	// the command (same uid) could otherwise write its memory through
+	// /proc/PID/mem or process_vm_writev and run code unfiltered, as pid
+	// 1 is protected in the other stages.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return helperPanic("error applying Linux sandbox restrictions: PR_SET_DUMPABLE: " + err.Error())
+	}
 	status, err := forkRestricted(plan)
 	if err != nil {
 		var ee *ExecError
