@@ -782,6 +782,62 @@ func TestBwrapModeDieWithParent(t *testing.T) {
 	checkDiesWithParent(t, []string{p.ref, p.zb}, "the sandbox outlived its parent", func(bin, d, marker string) string {
 		return fmt.Sprintf(`%s --ro-bind / / --bind %s %s --die-with-parent sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, d, d, marker)
 	})
+	// With --as-pid-1 the command itself is the pid namespace's init,
+	// which the kernel shields from every signal it has no handler for,
+	// except SIGKILL from outside: its parent-death signal must be that.
+	// (Codex's newest launcher passes --as-pid-1 --die-with-parent.)
+	checkDiesWithParent(t, []string{p.ref, p.zb}, "the --as-pid-1 command outlived its parent", func(bin, d, marker string) string {
+		return fmt.Sprintf(`%s --unshare-pid --as-pid-1 --ro-bind / / --proc /proc --bind %s %s --die-with-parent sh -c 'sleep 0.4; touch %s' >/dev/null 2>&1 </dev/null & sleep 0.1`, bin, d, d, marker)
+	})
+}
+
+// TestBwrapModeBindFDRace: --bind-fd pins the directory the caller
+// opened. If the name it was opened by now leads elsewhere (the
+// directory was removed and "D (deleted)" made in its place), bwrap
+// refuses: "Race condition binding dirfd". So does zbox, instead of
+// binding the impostor.
+func TestBwrapModeBindFDRace(t *testing.T) {
+	p := bwrapPeers(t)
+	var rs []result
+	for _, bin := range []string{p.ref, p.zb} {
+		base := t.TempDir()
+		os.Chmod(base, 0o755)
+		dir := filepath.Join(base, "D")
+		writeFile(t, filepath.Join(dir, "f"), "GOOD\n")
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.RemoveAll(dir)
+		writeFile(t, filepath.Join(dir+" (deleted)", "f"), "ATTACKER\n")
+		r := invocation{
+			args:  []string{"--ro-bind", "/", "/", "--bind-fd", "3", "/mnt", "cat", "/mnt/f"},
+			files: []*os.File{d},
+		}.run(t, bin)
+		d.Close()
+		rs = append(rs, r)
+	}
+	if rs[1].Code == 0 || strings.Contains(rs[1].Stdout, "ATTACKER") || rs[0].String() != rs[1].String() {
+		t.Errorf("bwrap:\n%s\nzbox:\n%s", rs[0], rs[1])
+	}
+}
+
+// TestBwrapModeDisableUserns: the command cannot undo --disable-userns,
+// not even with CAP_SYS_RESOURCE asked for (which could raise the
+// sandbox namespace's max_user_namespaces again: zbox drops it).
+func TestBwrapModeDisableUserns(t *testing.T) {
+	p := bwrapPeers(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1) from util-linux")
+	}
+	for _, bin := range []string{p.ref, p.zb} {
+		r := invocation{args: []string{"--unshare-user", "--unshare-pid", "--disable-userns", "--cap-add", "CAP_SYS_RESOURCE",
+			"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "sh", "-c",
+			"echo 100 > /proc/sys/user/max_user_namespaces; unshare -U true && echo CREATED; echo end"}}.run(t, bin)
+		if strings.Contains(r.Stdout, "CREATED") || !strings.Contains(r.Stdout, "end") {
+			t.Errorf("%s: the command created a user namespace under --disable-userns\n%s", bin, r)
+		}
+	}
 }
 
 // seccompDenyMkdir is a raw classic-BPF seccomp program that makes

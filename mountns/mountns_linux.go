@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -345,6 +346,25 @@ func (b *builder) bind(idx int, op *policy.MountOp) error {
 	}
 	if err := unix.Mount(hostSrc, d, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return mountErr("bind", op.Source, op.Dest, err)
+	}
+	if op.FD != nil {
+		// bwrap's --bind-fd: the caller pinned the directory by opening
+		// it, but a bind can only take a path here (the fd's mount lives
+		// in the caller's mount namespace; binding it from this one is
+		// EINVAL), and the path resolved from the fd may name something
+		// else by now: the directory renamed, and another put in its
+		// place ("D (deleted)"). What got mounted must be the fd's file,
+		// as bwrap checks.
+		fdNum, _ := strconv.Atoi(strings.TrimPrefix(op.Source, "/proc/self/fd/"))
+		var want, got unix.Stat_t
+		if err := unix.Fstat(fdNum, &want); err != nil {
+			return mountErr("stat bind fd", op.Source, op.Dest, err)
+		}
+		if err := unix.Stat(d, &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+			// bwrap's words, errno included (its die_with_error
+			// appends the EINVAL left over from its checks).
+			return fmt.Errorf("Race condition binding dirfd: %s", errText(unix.EINVAL))
+		}
 	}
 	b.layers = append(b.layers, layer{dest: d, host: src})
 	attr := uint64(unix.MOUNT_ATTR_NOSUID)

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zbox-sandbox/zbox/cmd/zbox/bwrapcli"
 )
@@ -45,6 +48,14 @@ func runBwrapMode(argv0 string, args []string) int {
 	opts.Plan.Caps.Ambient = opts.CapsExplicit
 	// Without a new user namespace bwrap leaves the bounding set alone.
 	opts.Plan.Caps.KeepBounding = !opts.Plan.Namespaces.User
+	if opts.Plan.DisableUserns {
+		// zbox sets the sandbox namespace's max_user_namespaces to 0
+		// where bwrap sets 1 and runs the command in a nested namespace.
+		// CAP_SYS_RESOURCE in the sandbox's namespace could raise it
+		// again, so the command never keeps it (bwrap's command has it
+		// only over its nested namespace, where it lifts nothing).
+		opts.Plan.Caps.Keep = slices.DeleteFunc(opts.Plan.Caps.Keep, func(c int) bool { return c == unix.CAP_SYS_RESOURCE })
+	}
 	prefix := "bwrap: "
 	if opts.LevelPrefix {
 		prefix = "<3>bwrap: "

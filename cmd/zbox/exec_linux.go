@@ -65,6 +65,16 @@ func execInPlace(plan *policy.Plan) error {
 	}
 
 	runtime.LockOSThread() // never unlocked: this thread becomes the command
+	if plan.DieWithParent {
+		// The command dies with our parent. On this thread: the signal
+		// is a per-thread setting (a Go runtime thread starts with none)
+		// and this one execs. SIGKILL, not the init's SIGPWR: a pid
+		// namespace's init (bwrap --as-pid-1) ignores every signal it
+		// has no handler for, but not SIGKILL from outside.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return &SetupError{Msg: fmt.Sprintf("parent-death signal: %v", err)}
+		}
+	}
 	if plan.NewSession {
 		if _, err := unix.Setsid(); err != nil && !errors.Is(err, unix.EPERM) {
 			return &SetupError{Msg: fmt.Sprintf("setsid: %v", err)}
