@@ -943,3 +943,25 @@ func TestCLIProtectionsSurviveTheNextRun(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIProfilesOutOfReach: a sandbox that may write where zbox keeps
+// its profiles cannot write them: a user profile named "default" would
+// otherwise choose the next bare `zbox -- CMD`'s policy.
+func TestCLIProfilesOutOfReach(t *testing.T) {
+	env := cleanEnv(t)
+	var xdg string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_CONFIG_HOME="); ok {
+			xdg = v
+		}
+	}
+	prof := filepath.Join(xdg, "zbox", "profiles", "default.json")
+	r := zrun{env: env}.run(t, "--allow-write="+xdg, "--", "/bin/sh", "-c",
+		fmt.Sprintf(`mkdir -p %s 2>/dev/null; echo '{"allow-write": true}' > %s 2>/dev/null && echo wrote; touch %s/other && echo other-ok`, filepath.Dir(prof), prof, xdg))
+	mustExit(t, r, 0)
+	mustNotContain(t, r, "wrote")
+	mustContain(t, r, "other-ok")
+	if _, err := os.Stat(prof); err == nil {
+		t.Fatalf("the sandbox wrote %s", prof)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -244,7 +245,42 @@ func (c *cli) resolve(f *policyFlags) (settings, error) {
 		return settings{}, err
 	}
 	s.Profiles = applied
+	if err := protectProfiles(&s, store.UserDir); err != nil {
+		return settings{}, err
+	}
 	return s, nil
+}
+
+// protectProfiles keeps zbox's own configuration out of the sandbox's
+// reach. A user profile shadows the built-in one of its name, "default"
+// included, which is what a bare `zbox -- CMD` uses: a sandbox that could
+// write $XDG_CONFIG_HOME/zbox/profiles/default.json would choose the
+// next sandbox's policy. So when that directory lies in a writable path,
+// it is created (by zbox, as the user; it is zbox's own) and made
+// read-only inside, like --deny-write.
+//
+// Best effort, not a boundary: a sandbox that can write the home
+// directory can also write ~/.bashrc, which the next login runs outside
+// any sandbox; and where ~/.config is a symlink in a writable directory
+// (dotfile managers), the sandbox could re-point it. That case is not
+// refused (it would make `--allow-write=$HOME` unusable for those users);
+// README, "Protections hold across runs", says so.
+func protectProfiles(s *settings, userDir string) error {
+	if userDir == "" {
+		return nil
+	}
+	dir := filepath.Dir(userDir) // .../zbox
+	writable := s.Write
+	if s.WriteAll {
+		writable = []string{"/"}
+	}
+	eff := policy.EffectivePath(policy.HostFS, dir)
+	if !slices.ContainsFunc(writable, func(w string) bool { return eff == w || strings.HasPrefix(eff, strings.TrimSuffix(w, "/")+"/") }) {
+		return nil
+	}
+	_ = os.MkdirAll(dir, 0o700) // if zbox cannot, the sandbox (same user) cannot either
+	s.DenyWrite = appendNew(s.DenyWrite, policy.EffectivePath(policy.HostFS, dir))
+	return nil
 }
 
 // runOrExplain is zbox run and zbox explain.

@@ -347,8 +347,16 @@ func TestExplainPlans(t *testing.T) {
 		if !p.Namespaces.User || !p.Namespaces.Net || !p.Namespaces.PID {
 			t.Errorf("namespaces %+v", p.Namespaces)
 		}
-		if hasOp(p, policy.OpBind, "/") != 0 || hasOp(p, policy.OpDev, "/dev") != 1 {
+		// Write anywhere but zbox's own profile directory
+		// (protectProfiles): "/" bound writable, a fresh /dev over it.
+		b := hasOp(p, policy.OpBind, "/")
+		if b < 0 || p.Mounts[b+1].Kind != policy.OpDev {
 			t.Errorf("mounts %+v", p.Mounts)
+		}
+		if !slices.ContainsFunc(p.Mounts, func(op policy.MountOp) bool {
+			return op.Kind == policy.OpROBind && strings.HasSuffix(op.Dest, "/zbox")
+		}) {
+			t.Errorf("zbox's profile directory is not read-only: %+v", p.Mounts)
 		}
 		if p.Filter.Network != policy.SeccompRestricted {
 			t.Errorf("filter %+v", p.Filter)
@@ -693,5 +701,39 @@ func TestWritableSymlinkOn(t *testing.T) {
 		if got := writableSymlinkOn(c.path, writable); got != c.want {
 			t.Errorf("writableSymlinkOn(%s) = %q, want %q", c.path, got, c.want)
 		}
+	}
+}
+
+// TestProtectProfiles: zbox's profile directory is made read-only (and
+// created) exactly when the sandbox could otherwise write it.
+func TestProtectProfiles(t *testing.T) {
+	home := t.TempDir()
+	userDir := filepath.Join(home, ".config", "zbox", "profiles")
+	cfg := filepath.Join(home, ".config", "zbox")
+	for _, c := range []struct {
+		name string
+		s    settings
+		want bool
+	}{
+		{"home writable", settings{Write: []string{home}}, true},
+		{"write everywhere", settings{WriteAll: true}, true},
+		{"elsewhere writable", settings{Write: []string{t.TempDir()}}, false},
+		{"nothing writable", settings{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.s
+			if err := protectProfiles(&s, userDir); err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(s.DenyWrite, cfg); got != c.want {
+				t.Errorf("deny-write %v, want %s protected: %v", s.DenyWrite, cfg, c.want)
+			}
+			if st, err := os.Stat(cfg); c.want && (err != nil || !st.IsDir()) {
+				t.Errorf("%s not created: %v", cfg, err)
+			}
+		})
+	}
+	if err := protectProfiles(&settings{Write: []string{home}}, ""); err != nil {
+		t.Errorf("no user directory: %v", err)
 	}
 }
