@@ -762,6 +762,20 @@ func TestCLIWithoutUserns(t *testing.T) {
 	r = zrun{env: cleanEnv(t), noUserns: true}.run(t, "--engine=native", "--", "true")
 	mustExit(t, r, 1)
 	mustContain(t, r, "create sandbox namespaces")
+
+	// Without a private /dev, another terminal of the user's (here a pty
+	// the test holds, not the command's stdio) stays out of reach: the
+	// command could otherwise read what is typed into it.
+	master, slave, err := openPty()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	r = zrun{env: cleanEnv(t), noUserns: true}.run(t, "--", "/bin/sh", "-c",
+		fmt.Sprintf("echo SPOOF > %s && echo wrote-other-tty; echo fine", slave.Name()))
+	mustContain(t, r, "fine")
+	mustNotContain(t, r, "wrote-other-tty")
 }
 
 // TestCLIExplainBwrapEquivalence runs explain's bwrap argv through the
@@ -946,7 +960,8 @@ func TestCLIProtectionsSurviveTheNextRun(t *testing.T) {
 
 // TestCLIProfilesOutOfReach: a sandbox that may write where zbox keeps
 // its profiles cannot write them: a user profile named "default" would
-// otherwise choose the next bare `zbox -- CMD`'s policy.
+// otherwise choose the next bare `zbox -- CMD`'s policy, and a project's
+// profile file the next run's that uses it.
 func TestCLIProfilesOutOfReach(t *testing.T) {
 	env := cleanEnv(t)
 	var xdg string
@@ -963,5 +978,17 @@ func TestCLIProfilesOutOfReach(t *testing.T) {
 	mustContain(t, r, "other-ok")
 	if _, err := os.Stat(prof); err == nil {
 		t.Fatalf("the sandbox wrote %s", prof)
+	}
+
+	// A project's own profile file, in the writable workspace.
+	d := hostDir(t)
+	writeFile(t, filepath.Join(d, "zbox.json"), `{"allow-write": ["."]}`+"\n")
+	r = zrun{env: env, dir: d}.run(t, "--profile", "./zbox.json", "--", "/bin/sh", "-c",
+		`echo '{"allow-write": true}' > zbox.json 2>/dev/null && echo rewrote; touch other && echo other-ok`)
+	mustExit(t, r, 0)
+	mustNotContain(t, r, "rewrote")
+	mustContain(t, r, "other-ok")
+	if b, _ := os.ReadFile(filepath.Join(d, "zbox.json")); !strings.Contains(string(b), `["."]`) {
+		t.Fatalf("the sandbox rewrote its own profile: %q", b)
 	}
 }

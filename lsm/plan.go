@@ -59,10 +59,17 @@ const (
 // DevicePaths are the device nodes every filesystem ruleset grants
 // read+write (and device ioctl) on, whatever the spec says: the target
 // needs them for ordinary I/O redirection and terminals. Missing ones are
-// skipped. /dev/ptmx is included so that tools can allocate a pty.
+// skipped. /dev/ptmx is included so that tools can allocate a pty (and
+// reach its other end with TIOCGPTPEER, as glibc's openpty does).
+//
+// Not /dev/pts as a whole: a filesystem ruleset is the only wall of a
+// sandbox without a private /dev (Landlock-only), where /dev/pts holds
+// every terminal of the user, and a command could read what is typed
+// into another one or write into it. The terminals the command's own
+// stdio is on are added when the ruleset is built (StdioTerminals).
 var DevicePaths = []string{
 	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-	"/dev/tty", "/dev/ptmx", "/dev/pts",
+	"/dev/tty", "/dev/ptmx",
 }
 
 // ErrNotEnforced is wrapped by RestrictThread's error when the spec

@@ -3,7 +3,11 @@ package lsm
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -136,7 +140,7 @@ func restrictThread(spec policy.LandlockSpec, st Status, allowMain bool) (Report
 		}{
 			{rep.Read, rep.readRights(), "read"},
 			{rep.Write, rep.writeRights(), "write"},
-			{DevicePaths, rep.deviceRights(), "device"},
+			{append(slices.Clone(DevicePaths), StdioTerminals()...), rep.deviceRights(), "device"},
 		}
 		for _, set := range rules {
 			for _, p := range set.paths {
@@ -233,4 +237,17 @@ func RunOnDisposableThread(fn func()) {
 	if p := <-done; p != nil {
 		panic(p)
 	}
+}
+
+// StdioTerminals lists the pty devices (/dev/pts/N) that fds 0-2 of this
+// process are open on, for the device rules (see DevicePaths).
+func StdioTerminals() []string {
+	var out []string
+	for fd := 0; fd <= 2; fd++ {
+		l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if err == nil && strings.HasPrefix(l, "/dev/pts/") && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }

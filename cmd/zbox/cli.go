@@ -248,7 +248,35 @@ func (c *cli) resolve(f *policyFlags) (settings, error) {
 	if err := protectProfiles(&s, store.UserDir); err != nil {
 		return settings{}, err
 	}
+	// Profile and policy files given by path (a project's ./zbox.json)
+	// decide the next run's policy as much as the user's: read-only
+	// inside wherever the sandbox could write them.
+	var files []string
+	for _, n := range applied {
+		if strings.Contains(n, "/") || strings.HasSuffix(n, ".json") {
+			if !filepath.IsAbs(n) {
+				n = filepath.Join(store.Cwd, n)
+			}
+			files = append(files, policy.EffectivePath(policy.HostFS, filepath.Clean(n)))
+		}
+	}
+	if s.Policy != "" {
+		files = append(files, s.Policy)
+	}
+	protectFiles(&s, files)
 	return s, nil
+}
+
+// protectFiles adds each existing file in a writable path to DenyWrite.
+func protectFiles(s *settings, files []string) {
+	for _, f := range files {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if s.WriteAll || slices.ContainsFunc(s.Write, func(w string) bool { return f == w || strings.HasPrefix(f, strings.TrimSuffix(w, "/")+"/") }) {
+			s.DenyWrite = appendNew(s.DenyWrite, f)
+		}
+	}
 }
 
 // protectProfiles keeps zbox's own configuration out of the sandbox's
