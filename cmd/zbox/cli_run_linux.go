@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zbox-sandbox/zbox/lsm"
 	"github.com/zbox-sandbox/zbox/netns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
@@ -123,7 +124,10 @@ func selectEngine(want string, strict bool, probe func() usernsStatus) (engineCh
 // landlockWarning is the one line printed when auto falls back: why, and
 // what is weaker for this plan.
 func landlockWarning(reason string, plan *policy.Plan) string {
-	_, weaker := landlockFromPlan(plan)
+	spec, weaker := landlockFromPlan(plan)
+	// And what this kernel's Landlock cannot enforce (truncate before ABI
+	// 3, scoping before ABI 6, ...).
+	weaker = append(weaker, lsm.Plan(spec, lsm.Probe().EffectiveABI()).Missing...)
 	return "zbox: warning: user namespaces unavailable (" + reason + "); running in Landlock-only mode, which is weaker: " + strings.Join(weaker, "; ") + " (see zbox doctor)"
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -137,6 +138,11 @@ func landlockFromPlan(plan *policy.Plan) (spec policy.LandlockSpec, weaker []str
 		weaker = append(weaker, "no proxy bridge: all IP networking is denied")
 	}
 	weaker = append(weaker, "no private /proc, /dev, pid, ipc or uts namespace")
+	if !slices.ContainsFunc(plan.Mounts, func(op policy.MountOp) bool { return op.Kind == policy.OpProc }) {
+		weaker = append(weaker, "--no-proc is not honoured: /proc stays readable")
+	}
+	// Landlock controls content, not metadata: no read-only bind here.
+	weaker = append(weaker, "the user's files outside the writable paths can still be chmod-ed, re-timed and given extended attributes")
 	return spec, weaker
 }
 
