@@ -599,3 +599,35 @@ func TestLoadConcurrent(t *testing.T) {
 	// Threads: bounded by the concurrency, not growing with the rounds.
 	checkGrowth(t, fmt.Sprintf("%d concurrent sandboxes", n), before, after, max(before.Threads, base.Threads+n)+4)
 }
+
+// TestKilledDuringStartup: zbox SIGKILLed within its first milliseconds,
+// while the sandbox is being set up, still takes the sandbox with it. The
+// general init learns of zbox's death from its parent-death signal, which
+// it can only catch once it has set up its handlers; before that, it sees
+// the control socket closed. Under both starts, 30 times each, at delays
+// spread over the start-up.
+func TestKilledDuringStartup(t *testing.T) {
+	for _, init := range []string{"go", "direct"} {
+		t.Run(init, func(t *testing.T) {
+			marker := fmt.Sprintf("zbox-startup-kill-%d-%s", os.Getpid(), init)
+			for i := 0; i < 30; i++ {
+				cmd := exec.Command(zboxBin, "--", "/bin/sh", "-c", "sleep 30; : "+marker)
+				cmd.Env = append(cleanEnv(t), "ZBOX_INIT="+init)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Duration(i%10) * 600 * time.Microsecond)
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for procsWith(marker) > 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := procsWith(marker); n > 0 {
+				exec.Command("pkill", "-KILL", "-f", marker).Run()
+				t.Fatalf("%d sandboxed command(s) outlived a zbox killed during start-up", n)
+			}
+		})
+	}
+}

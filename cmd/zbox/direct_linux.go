@@ -172,6 +172,11 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		}
 	}
 	ws, waitErr := init.wait()
+	// pid 1 is reaped: its pid may be reused from here on, so no signal
+	// or timeout kill may go to it any more.
+	finishRelay()
+	stopTimer()
+	timedOutNow := timedOut()
 	// The sandbox is gone: remove the mount points it had to create on
 	// the host, where they are still exactly what it created.
 	if !opt.KeepGhosts {
@@ -186,7 +191,7 @@ func runDirect1(plan *policy.Plan, opt nativeOptions, logf func(string, ...any))
 		return res, prog.Describe(fail) + "; the general init does without it", nil, false
 	}
 	logf("sandbox exited after %s (direct start)", time.Since(t0))
-	if timedOut() {
+	if timedOutNow {
 		return nativeResult{Status: 124, TimedOut: true}, "", nil, true
 	}
 	if waitErr != nil {

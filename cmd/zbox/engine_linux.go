@@ -185,6 +185,11 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 		ws, waitErr = init.wait()
 		cr = <-ctlDone
 	}
+	// The init is reaped: its pid may be reused from here on, so no
+	// signal or timeout kill may go to it any more.
+	finishRelay()
+	stopTimer()
+	timedOutNow := timedOut()
 	cancel()
 	cr.bridges.stop()
 	if !opt.KeepGhosts {
@@ -198,7 +203,7 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 	if cr.setupErr != nil {
 		return nativeResult{}, cr.setupErr
 	}
-	if timedOut() {
+	if timedOutNow {
 		return nativeResult{Status: 124, TimedOut: true}, nil
 	}
 	if waitErr != nil {

@@ -83,6 +83,15 @@ func (in *initProc) run() int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCHLD, parentDeathSignal)
+	// A parent-death signal that came before Notify was dropped (the Go
+	// runtime ignores SIGPWR until asked for it): zbox may have died while
+	// this process started. Its end of the control socket would then be
+	// closed; act as if the signal had come, so that the sandbox does not
+	// run on unsupervised (no --timeout, nobody to report to).
+	pfd := []unix.PollFd{{Fd: int32(in.ctl), Events: unix.POLLRDHUP}}
+	if n, err := unix.Poll(pfd, 0); err == nil && n > 0 && pfd[0].Revents&(unix.POLLHUP|unix.POLLRDHUP) != 0 {
+		sigs <- parentDeathSignal
+	}
 
 	// bwrap's --bind-fd/--ro-bind-fd: the source is a caller fd that the
 	// outer passed on; bind it through our own /proc/self/fd entry.
