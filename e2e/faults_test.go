@@ -620,13 +620,17 @@ func TestKilledDuringStartup(t *testing.T) {
 				cmd.Process.Kill()
 				cmd.Wait()
 			}
+			// A command that starts after zbox died has to be seen: wait
+			// a while before looking, then give the kill time to land.
+			time.Sleep(time.Second)
 			deadline := time.Now().Add(5 * time.Second)
 			for procsWith(marker) > 0 && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			if n := procsWith(marker); n > 0 {
+				ps, _ := exec.Command("sh", "-c", "ps -eo pid,ppid,stat,args | grep -F '"+marker+"' | grep -v grep").CombinedOutput()
 				exec.Command("pkill", "-KILL", "-f", marker).Run()
-				t.Fatalf("%d sandboxed command(s) outlived a zbox killed during start-up", n)
+				t.Fatalf("%d sandboxed command(s) outlived a zbox killed during start-up:\n%s", n, ps)
 			}
 		})
 	}
