@@ -273,7 +273,7 @@ func protectFiles(s *settings, files []string) {
 		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
 			continue
 		}
-		if s.WriteAll || slices.ContainsFunc(s.Write, func(w string) bool { return f == w || strings.HasPrefix(f, strings.TrimSuffix(w, "/")+"/") }) {
+		if s.WriteAll || slices.ContainsFunc(s.Write, func(w string) bool { return under(f, w) }) {
 			s.DenyWrite = appendNew(s.DenyWrite, f)
 		}
 	}
@@ -303,7 +303,7 @@ func protectProfiles(s *settings, userDir string) error {
 		writable = []string{"/"}
 	}
 	eff := policy.EffectivePath(policy.HostFS, dir)
-	if !slices.ContainsFunc(writable, func(w string) bool { return eff == w || strings.HasPrefix(eff, strings.TrimSuffix(w, "/")+"/") }) {
+	if !slices.ContainsFunc(writable, func(w string) bool { return under(eff, w) }) {
 		return nil
 	}
 	_ = os.MkdirAll(dir, 0o700) // if zbox cannot, the sandbox (same user) cannot either

@@ -492,7 +492,7 @@ func writableSymlinkOn(p string, writable []string) string {
 		}
 		dir := policy.EffectivePath(policy.HostFS, parent)
 		for _, w := range writable {
-			if dir == w || strings.HasPrefix(dir, strings.TrimSuffix(w, "/")+"/") {
+			if under(dir, w) {
 				return cur
 			}
 		}
