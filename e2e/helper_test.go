@@ -967,3 +967,25 @@ func TestHelperOwnIPCAndUTS(t *testing.T) {
 		t.Errorf("zbox shares namespaces with the host (ipc, uts, net, pid, mnt): %s, want %s\n%s", got, want, zb)
 	}
 }
+
+// TestHelperProtectedGitUnderPins: the directories zbox binds onto
+// themselves (so that they cannot be renamed between runs) never re-open
+// what is protected: with the cwd a git submodule of a repository that is
+// a writable root, the repository's .git (where the submodule's gitdir
+// lives) stays read-only, as under the reference helper. A hook written
+// there would run outside any sandbox.
+func TestHelperProtectedGitUnderPins(t *testing.T) {
+	p := helperPeers(t)
+	repo := hostDir(t)
+	writeFile(t, filepath.Join(repo, ".git", "modules", "sub", "hooks", "README"), "hooks\n")
+	writeFile(t, filepath.Join(repo, "sub", ".git"), "gitdir: ../.git/modules/sub\n")
+	sub := filepath.Join(repo, "sub")
+	pol := fmt.Sprintf(`{"type":"workspace-write","writable_roots":[%q]}`, repo)
+	script := fmt.Sprintf(`(echo evil > %[1]s/.git/hooks-pre-commit) 2>/dev/null && echo git=ok || echo git=denied; (echo evil > %[1]s/.git/modules/sub/hooks/pre-commit) 2>/dev/null && echo hooks=ok || echo hooks=denied; (echo x > %[1]s/f) 2>/dev/null && echo repo=ok || echo repo=denied`, repo)
+	args := []string{"--sandbox-policy-cwd", sub, "--sandbox-policy", pol, "--", "sh", "-c", script}
+	ref := invocation{args: args, dir: sub}.run(t, p.ref)
+	zb := invocation{args: args, dir: sub}.run(t, p.zb)
+	if ref.String() != zb.String() || !strings.Contains(zb.Stdout, "git=denied\nhooks=denied\nrepo=ok") {
+		t.Fatalf("helper:\n%s\nzbox:\n%s", ref, zb)
+	}
+}

@@ -286,6 +286,23 @@ type fsBuilder struct {
 
 func (b *fsBuilder) add(op MountOp) { b.ops = append(b.ops, op) }
 
+// coveredByWritableBind reports whether the latest mount of the plan so
+// far that covers q (at q or an ancestor) is a writable bind.
+func (b *fsBuilder) coveredByWritableBind(q string) bool {
+	for i := len(b.ops) - 1; i >= 0; i-- {
+		op := b.ops[i]
+		switch op.Kind {
+		case OpDir, OpFile, OpSymlink, OpChmod:
+			continue // not mounts
+		}
+		if op.Dest != q && !pathUnder(q, op.Dest) {
+			continue
+		}
+		return op.Kind == OpBind
+	}
+	return false
+}
+
 // pinParents (Hardened) makes every directory between a writable root and
 // p a mount point, by binding it onto itself, before p is masked or made
 // read-only. A mount point cannot be renamed or removed (EBUSY), while
@@ -302,6 +319,15 @@ func (b *fsBuilder) pinParents(p string) {
 	prefixes := pathPrefixes(p)
 	for _, q := range prefixes[:max(len(prefixes)-1, 0)] {
 		if q == "/" || b.pinned[q] || slices.Contains(b.writablePaths, q) || !b.underWritable(filepath.Dir(q)) {
+			continue
+		}
+		// Only where q's parent is, at this point of the plan, a writable
+		// bind of the host: there q could be renamed, and binding q from
+		// the host onto itself shows exactly what is there already.
+		// Under a read-only bind or a mask (a carve-out, a protected
+		// .git, a denied directory) q cannot be renamed anyway, and a
+		// writable bind of it would undo that protection.
+		if !b.coveredByWritableBind(q) {
 			continue
 		}
 		if !b.isDir(q) {
