@@ -132,7 +132,10 @@ func Compile(plan *policy.Plan, h Host) (prog *Prog, flags uintptr, err error) {
 		p.statusFD = h.StatusW
 	}
 	c := &compiler{p: p, b: builder{p: p, steps: &p.Setup}, plan: plan, h: h,
-		hostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
+		// The sandbox's uid maps to the caller's: a root caller's sandbox
+		// is host uid 0 whatever uid it has inside (--uid 1000 maps 1000
+		// to 0), and the kernel's sysctl files check exactly that.
+		hostRoot: os.Geteuid() == 0}
 	if err := c.compile(); err != nil {
 		return nil, 0, err
 	}
@@ -1043,7 +1046,9 @@ func (c *compiler) dev(op *policy.MountOp) error {
 		mnt.jumpOn(unlink, unix.ENOENT)
 		mnt.OKTo = unlink + 1
 		b.sys(unix.SYS_UNLINKAT, at, dst, 0).OKTo = unlink + 2
-		b.sys(unix.SYS_MOUNT_SETATTR, at, dst, 0, c.mountAttr(unix.MOUNT_ATTR_NOSUID), sizeofMountAttr).Ignore = anyErrno
+		// Read-only: the host's device inode (chmod, utimes), not its I/O
+		// (mountns/dev_linux.go says why).
+		b.sys(unix.SYS_MOUNT_SETATTR, at, dst, 0, c.mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RDONLY), sizeofMountAttr)
 	}
 	for _, l := range mountns.DevLinks {
 		b.sys(unix.SYS_SYMLINKAT, c.p.cstr(l[0]), at, c.p.cstr(newRoot+filepath.Join(d, l[1])))

@@ -1680,3 +1680,37 @@ func renderEscapeTable(f escFile) string {
 	}
 	return b.String()
 }
+
+// TestRootSandboxKernelFiles: a root caller's sandbox is host uid 0,
+// whatever uid it has inside (bwrap's --uid 1000 maps 1000 to the
+// caller's 0), and host uid 0 owns the kernel's sysctl files and the
+// host's device nodes that /dev binds in. Neither may be written: the
+// sysctls are read-only inside (the same value is written back, so
+// nothing changes even if it were allowed), and so are the device
+// inodes (chmod, utimes), while I/O on the devices works. Under both
+// starts. bwrap allows both.
+func TestRootSandboxKernelFiles(t *testing.T) {
+	if !isRoot() {
+		t.Skip("the sandbox is host uid 0 only for a root caller")
+	}
+	for _, init := range []string{"direct", "go"} {
+		t.Run(init, func(t *testing.T) {
+			env := append(cleanEnv(t), "ZBOX_INIT="+init)
+			script := `(cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern) 2>/dev/null && echo sysctl=written || echo sysctl=refused
+chmod 666 /dev/null 2>/dev/null && echo chmod=ok || echo chmod=refused
+touch /dev/zero 2>/dev/null && echo touch=ok || echo touch=refused
+echo x > /dev/null && echo io=ok`
+			for _, args := range [][]string{
+				{"--", "/bin/sh", "-c", script},
+				{"bwrap", "--unshare-user", "--unshare-pid", "--uid", "1000", "--gid", "1000", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "/bin/sh", "-c", script},
+			} {
+				r := zrun{env: env}.run(t, args...)
+				for _, want := range []string{"sysctl=refused", "chmod=refused", "touch=refused", "io=ok"} {
+					if !strings.Contains(r.Stdout, want) {
+						t.Errorf("%v: want %s\n%s", args[:2], want, r)
+					}
+				}
+			}
+		})
+	}
+}

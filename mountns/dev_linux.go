@@ -41,8 +41,15 @@ func (b *builder) dev(op *policy.MountOp) error {
 			return mountErr("bind device", "/dev/"+n, filepath.Join(op.Dest, n), err)
 		}
 		// The bind inherits nodev from nothing (binds ignore flags), but
-		// make it explicit: nosuid, devices allowed.
-		_ = b.setAttr(dst, unix.MOUNT_ATTR_NOSUID, false)
+		// make it explicit: nosuid, devices allowed. Read-only too: the
+		// node is the host's (its devtmpfs inode), and a root caller's
+		// sandbox owns it, so chmod /dev/null or utimes on it would change
+		// the host's device. I/O on a device ignores the mount's
+		// read-only flag; only the inode is protected. (bwrap leaves
+		// these writable.)
+		if err := b.setAttr(dst, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_RDONLY, false); err != nil {
+			return mountErr("make device bind read-only", "/dev/"+n, filepath.Join(op.Dest, n), err)
+		}
 	}
 	for _, l := range DevLinks {
 		if err := os.Symlink(l[0], filepath.Join(d, l[1])); err != nil {

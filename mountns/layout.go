@@ -21,8 +21,10 @@ var DevLinks = [][2]string{
 
 // DevptsData are the options of the sandbox's private devpts instance.
 // No gid= option: the tty group is not mapped in our user namespace and
-// the mount would fail.
-const DevptsData = "newinstance,ptmxmode=0666,mode=620"
+// the mount would fail. max=: the ptys of all instances come from one
+// system-wide pool (kernel.pty.max, 4096 by default), and without a cap
+// one sandbox could take all of it from every other user of ptys.
+const DevptsData = "newinstance,ptmxmode=0666,mode=620,max=1024"
 
 // ProcGlobals are the parts of /proc that act on the whole machine rather
 // than on the sandbox's processes. bwrap binds the same ones read-only

@@ -83,10 +83,14 @@ type Forwarder struct {
 	active   atomic.Int64
 	accepted atomic.Uint64
 	failed   atomic.Uint64
+	refused  atomic.Uint64
 
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// MaxForwarded bounds the connections one Forwarder serves at once.
+var MaxForwarded int64 = 1024
 
 // ForwarderStats is a snapshot of a Forwarder's counters.
 type ForwarderStats struct {
@@ -164,6 +168,17 @@ func (f *Forwarder) acceptLoop() {
 			return
 		}
 		backoff = 0
+		if f.active.Load() >= MaxForwarded {
+			// Each connection holds fds, a goroutine and an upstream
+			// connection in zbox, outside the sandbox's own limits:
+			// a sandbox opening thousands would exhaust zbox, not
+			// itself. Past the cap, new ones are closed at once.
+			if f.refused.Add(1) == 1 {
+				f.log("zbox: bridge %s: %d connections open; closing new ones until some end", f.l.Addr(), MaxForwarded)
+			}
+			c.Close()
+			continue
+		}
 		f.accepted.Add(1)
 		f.active.Add(1)
 		// wg.Add while the accept loop itself is counted: the counter is

@@ -296,3 +296,59 @@ func TestHandlerForwarder(t *testing.T) {
 	c.Close()
 	waitGoroutines(t, base)
 }
+
+// TestForwarderBounded: past MaxForwarded open connections, new ones are
+// closed at once (the sandbox cannot make zbox hold unbounded fds and
+// goroutines); once some end, new ones are served again.
+func TestForwarderBounded(t *testing.T) {
+	saved := MaxForwarded
+	MaxForwarded = 4
+	defer func() { MaxForwarded = saved }()
+	srv := startServer(t, func(c net.Conn) { io.Copy(c, c) })
+	l, _ := net.Listen("tcp4", "127.0.0.1:0")
+	f := NewForwarder(l, tcpDialer(srv.Addr()), t.Logf)
+	defer f.Close()
+	echo := func(c net.Conn) error {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("x")); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(c, make([]byte, 1))
+		return err
+	}
+	var open []net.Conn
+	for i := 0; i < 4; i++ {
+		c, err := net.Dial("tcp", f.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := echo(c); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		open = append(open, c)
+	}
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c); err == nil {
+		t.Error("a fifth connection was served past the cap of 4")
+	}
+	c.Close()
+	open[0].Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for f.Stats().Active >= 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err = net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c); err != nil {
+		t.Errorf("after one closed, a new connection: %v", err)
+	}
+	c.Close()
+	for _, o := range open[1:] {
+		o.Close()
+	}
+}

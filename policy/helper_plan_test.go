@@ -530,9 +530,9 @@ func TestFilesystemOps(t *testing.T) {
 		// Pins never re-open what a read-only bind or a mask covers (each
 		// of these once made a protected directory writable again).
 		{
-			name: "hardened: no pin under a protected .git (submodule gitdir inside it)",
-			tree: []goldengen.Node{goldengen.D("ws/.git/modules/sub/hooks")},
-			layout: fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws", "$ROOT/ws/.git", "$ROOT/ws/.git/modules/sub")}},
+			name:     "hardened: no pin under a protected .git (submodule gitdir inside it)",
+			tree:     []goldengen.Node{goldengen.D("ws/.git/modules/sub/hooks")},
+			layout:   fsLayout{FullRead: true, Writable: []WritableRoot{wr("$ROOT/ws", "$ROOT/ws/.git", "$ROOT/ws/.git/modules/sub")}},
 			hardened: true,
 			want: []string{"ro-bind / /", "dev /dev", "bind $ROOT/ws $ROOT/ws",
 				"ro-bind $ROOT/ws/.git $ROOT/ws/.git", "ro-bind $ROOT/ws/.git/modules/sub $ROOT/ws/.git/modules/sub"},

@@ -146,7 +146,8 @@ func runNative(plan *policy.Plan, opt nativeOptions) (nativeResult, error) {
 
 	cwd, _ := os.Getwd()
 	cfg := initConfig{Plan: plan, Cwd: cwd, Home: os.Getenv("HOME"), Debug: opt.Debug, KeepReaping: opt.KeepReaping, KeepGhosts: opt.KeepGhosts, FDs: passed,
-		HostRoot: os.Geteuid() == 0 && (plan.UID == nil || *plan.UID == 0)}
+		// See direct's hostRoot: any uid inside maps to a root caller's 0.
+		HostRoot: os.Geteuid() == 0}
 	if opt.Debug {
 		cfg.StartedNS = tStarted.UnixNano()
 	}
