@@ -1713,4 +1713,13 @@ echo x > /dev/null && echo io=ok`
 			}
 		})
 	}
+	// --engine bwrap runs the system bwrap, whose /proc zbox covers the
+	// same way (its device nodes it cannot: README).
+	if _, err := exec.LookPath("bwrap"); err == nil {
+		r := zrun{env: cleanEnv(t)}.run(t, "--engine", "bwrap", "--", "/bin/sh", "-c",
+			`(cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern) 2>/dev/null && echo sysctl=written || echo sysctl=refused`)
+		if !strings.Contains(r.Stdout, "sysctl=refused") {
+			t.Errorf("--engine bwrap: want sysctl=refused\n%s", r)
+		}
+	}
 }

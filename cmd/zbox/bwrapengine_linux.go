@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zbox-sandbox/zbox/mountns"
 	"github.com/zbox-sandbox/zbox/policy"
 )
 
@@ -103,6 +105,22 @@ func runBwrapEngine(plan *policy.Plan, inner []string) (int, error) {
 		// The inner stage must be able to run: make the binary visible
 		// inside even when the root is a tmpfs.
 		p.Mounts = append(append([]policy.MountOp(nil), plan.Mounts...), policy.MountOp{Kind: policy.OpROBind, Source: self, Dest: self})
+	}
+	if os.Geteuid() == 0 && slices.ContainsFunc(plan.Mounts, func(op policy.MountOp) bool { return op.Kind == policy.OpProc && op.Dest == "/proc" }) {
+		// A root caller's sandbox is host uid 0, the owner of the
+		// kernel's machine-wide /proc files (core_pattern, sysrq), and
+		// bwrap's fresh /proc leaves them writable. Cover them with the
+		// host's, read-only, as the native engine does with its own
+		// (mountns.ProcGlobals); the host's /proc/sys also shows the
+		// host namespace's net.* values, read-only. bwrap's device
+		// nodes in /dev stay writable inodes (chmod) under this engine:
+		// bwrap has no read-only device bind.
+		p.Mounts = slices.Clone(p.Mounts)
+		for _, sub := range mountns.ProcGlobals {
+			if _, err := os.Lstat("/proc/" + sub); err == nil {
+				p.Mounts = append(p.Mounts, policy.MountOp{Kind: policy.OpROBind, Source: "/proc/" + sub, Dest: "/proc/" + sub})
+			}
+		}
 	}
 	r := &bwrapRun{}
 	defer func() {
