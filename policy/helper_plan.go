@@ -96,6 +96,8 @@ func HelperPlan(fsys FS, in HelperInput) (*Plan, error) {
 	if in.PolicyCwd == "" {
 		return nil, errors.New("helper plan: empty sandbox policy cwd; pass --sandbox-policy-cwd")
 	}
+	// One snapshot of the filesystem for the whole build (cachedFS).
+	fsys = newCachedFS(fsys)
 	fsPol := in.Policies.FS
 	netEnabled := in.Policies.Net.IsEnabled()
 
@@ -255,15 +257,13 @@ func layoutOf(fsys FS, pol FileSystemPolicy, cwd string) fsLayout {
 		if e.access.CanWrite() {
 			l.RawWritable = append(l.RawWritable, e.path)
 		}
+		if !l.FullRead && e.access.CanRead() {
+			l.RawReadable = append(l.RawReadable, e.path)
+		}
 	}
 	if !l.FullRead {
 		l.Readable = pol.ReadableRootsWithCwd(fsys, cwd)
 		l.PlatformDefaults = pol.IncludePlatformDefaults()
-		for _, e := range pol.resolvedEntries(fsys, cwd) {
-			if e.access.CanRead() {
-				l.RawReadable = append(l.RawReadable, e.path)
-			}
-		}
 	}
 	return l
 }

@@ -679,3 +679,66 @@ func checkAbsPaths(ctx string, paths []string) error {
 	}
 	return nil
 }
+
+// cachedFS remembers every answer of the FS it wraps. Building one plan
+// asks about the same few directories again and again (every deny path
+// under $HOME walks and resolves $HOME, $HOME/.config, ...: over a
+// thousand stat calls for the agent profile), and the answers are meant
+// to be one snapshot anyway. Not safe for concurrent use; make one per
+// build, and never across a change to the filesystem.
+type cachedFS struct {
+	fs    FS
+	stat  map[string]cachedInfo
+	lstat map[string]cachedInfo
+	eval  map[string]cachedPath
+}
+
+type cachedInfo struct {
+	fi  fs.FileInfo
+	err error
+}
+
+type cachedPath struct {
+	p   string
+	err error
+}
+
+// Snapshot wraps f so that each question is asked of it once (cachedFS).
+func Snapshot(f FS) FS { return newCachedFS(f) }
+
+func newCachedFS(f FS) *cachedFS {
+	if c, ok := f.(*cachedFS); ok {
+		return c
+	}
+	return &cachedFS{fs: f, stat: map[string]cachedInfo{}, lstat: map[string]cachedInfo{}, eval: map[string]cachedPath{}}
+}
+
+func (c *cachedFS) Stat(name string) (fs.FileInfo, error) {
+	r, ok := c.stat[name]
+	if !ok {
+		r.fi, r.err = c.fs.Stat(name)
+		c.stat[name] = r
+	}
+	return r.fi, r.err
+}
+
+func (c *cachedFS) Lstat(name string) (fs.FileInfo, error) {
+	r, ok := c.lstat[name]
+	if !ok {
+		r.fi, r.err = c.fs.Lstat(name)
+		c.lstat[name] = r
+	}
+	return r.fi, r.err
+}
+
+func (c *cachedFS) EvalSymlinks(name string) (string, error) {
+	r, ok := c.eval[name]
+	if !ok {
+		r.p, r.err = c.fs.EvalSymlinks(name)
+		c.eval[name] = r
+	}
+	return r.p, r.err
+}
+
+// ReadFile is not cached: gitdir files are read once each.
+func (c *cachedFS) ReadFile(name string) ([]byte, error) { return c.fs.ReadFile(name) }

@@ -307,7 +307,7 @@ func protectProfiles(s *settings, userDir string) error {
 		return nil
 	}
 	_ = os.MkdirAll(dir, 0o700) // if zbox cannot, the sandbox (same user) cannot either
-	s.DenyWrite = appendNew(s.DenyWrite, policy.EffectivePath(policy.HostFS, dir))
+	s.DenyWrite = appendNew(s.DenyWrite, eff)
 	return nil
 }
 

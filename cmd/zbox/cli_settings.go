@@ -243,7 +243,9 @@ func resolveSettings(layers []layer, h hostInfo) (settings, error) {
 	if s.Cwd == "" || !filepath.IsAbs(s.Cwd) {
 		return s, usagef("cannot determine the working directory; pass -C DIR")
 	}
-	x := expander{h: h, cwd: s.Cwd}
+	// One snapshot of the filesystem for resolving every path value (the
+	// profiles name dozens under $HOME).
+	x := expander{h: h, cwd: s.Cwd, fsys: policy.Snapshot(policy.HostFS)}
 
 	var read, write, net, env optField
 	var denyRead, denyWrite, denyNet, denyEnv, setEnv, limit []item
@@ -297,17 +299,18 @@ func resolveSettings(layers []layer, h hostInfo) (settings, error) {
 	}
 
 	var err error
+	var linked []linkedPath
 	s.ReadAll, s.WriteAll = read.All, write.All
-	if s.Read, err = x.paths(read.Items); err != nil {
+	if s.Read, err = x.paths("--allow-read", read.Items, &linked); err != nil {
 		return s, err
 	}
-	if s.Write, err = x.paths(write.Items); err != nil {
+	if s.Write, err = x.paths("--allow-write", write.Items, &linked); err != nil {
 		return s, err
 	}
-	if s.DenyRead, err = x.paths(denyRead); err != nil {
+	if s.DenyRead, err = x.paths("--deny-read", denyRead, &linked); err != nil {
 		return s, err
 	}
-	if s.DenyWrite, err = x.paths(denyWrite); err != nil {
+	if s.DenyWrite, err = x.paths("--deny-write", denyWrite, &linked); err != nil {
 		return s, err
 	}
 	if !s.WriteAll {
@@ -315,20 +318,12 @@ func resolveSettings(layers []layer, h hostInfo) (settings, error) {
 		// sits in a writable directory could have been planted or
 		// re-pointed by an earlier sandbox, and this one would then
 		// write, read, or leave unmasked whatever it now leads to: refuse
-		// such paths (fail closed, as the helper does for masks).
-		for _, k := range []struct {
-			flag  string
-			items []item
-		}{{"--allow-write", write.Items}, {"--allow-read", read.Items}, {"--deny-read", denyRead}, {"--deny-write", denyWrite}} {
-			for _, it := range k.items {
-				raw, err := x.rawPath(it)
-				if err != nil {
-					return s, err
-				}
-				if link := writableSymlinkOn(raw, s.Write); link != "" {
-					return s, usagef("%s %s: it goes through the symlink %s, which is in a writable directory: a sandboxed program could re-point it for the next run; name the path it leads to instead (%s)",
-						k.flag, it.Value, link, policy.EffectivePath(policy.HostFS, raw))
-				}
+		// such paths (fail closed, as the helper does for masks). Only
+		// paths whose resolution changed them can go through a symlink.
+		for _, l := range linked {
+			if link := writableSymlinkOn(l.raw, s.Write); link != "" {
+				return s, usagef("%s %s: it goes through the symlink %s, which is in a writable directory: a sandboxed program could re-point it for the next run; name the path it leads to instead (%s)",
+					l.flag, l.it.Value, link, l.resolved)
 			}
 		}
 	}
@@ -407,6 +402,15 @@ func checkEnvPattern(it item) error {
 type expander struct {
 	h   hostInfo
 	cwd string
+	// fsys resolves symlinks (policy.HostFS when nil).
+	fsys policy.FS
+}
+
+func (x expander) fs() policy.FS {
+	if x.fsys == nil {
+		return policy.HostFS
+	}
+	return x.fsys
 }
 
 func (x expander) expand(it item) (string, error) {
@@ -469,7 +473,7 @@ func (x expander) path(it item) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return policy.EffectivePath(policy.HostFS, v), nil
+	return policy.EffectivePath(x.fs(), v), nil
 }
 
 // writableSymlinkOn returns the first component of p (absolute, clean,
@@ -531,12 +535,25 @@ func (x expander) rawPath(it item) (string, error) {
 	return v, nil
 }
 
-func (x expander) paths(items []item) ([]string, error) {
+// linkedPath is a path value that symlinks resolve to another path.
+type linkedPath struct {
+	flag          string
+	it            item
+	raw, resolved string
+}
+
+// paths resolves items (path, de-duplicated) and appends to linked those
+// whose resolution went through a symlink.
+func (x expander) paths(flag string, items []item, linked *[]linkedPath) ([]string, error) {
 	var out []string
 	for _, it := range items {
-		p, err := x.path(it)
+		raw, err := x.rawPath(it)
 		if err != nil {
 			return nil, err
+		}
+		p := policy.EffectivePath(x.fs(), raw)
+		if p != raw {
+			*linked = append(*linked, linkedPath{flag: flag, it: it, raw: raw, resolved: p})
 		}
 		out = appendNew(out, p)
 	}
