@@ -1440,10 +1440,7 @@ func (c *compiler) target(envs [][]string) error {
 	// pid 1's memory until execve). Ignored signals stay ignored, as
 	// execve would keep them (and as Go's own fork path does).
 	dfl := &[4]uint64{} // struct kernel_sigaction: handler, flags, restorer, mask
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) || ignored(sig) {
-			continue
-		}
+	for _, sig := range signalsToReset() {
 		b.sys(unix.SYS_RT_SIGACTION, sig, ptr(c.p, dfl), 0, 8).ignore(unix.EINVAL)
 	}
 	// Resource limits as rlimits on the command itself, set just before
@@ -1483,6 +1480,20 @@ func (c *compiler) target(envs [][]string) error {
 	}
 	c.p.exec = x
 	return nil
+}
+
+// signalsToReset lists the signals a child of this process must set back
+// to SIG_DFL before it unblocks signals and execs: all but SIGKILL and
+// SIGSTOP (which cannot be caught) and those ignored here (execve keeps
+// them ignored, as Go's own fork path does).
+func signalsToReset() []uintptr {
+	sigs := make([]uintptr, 0, 64)
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig != uintptr(unix.SIGKILL) && sig != uintptr(unix.SIGSTOP) && !ignored(sig) {
+			sigs = append(sigs, sig)
+		}
+	}
+	return sigs
 }
 
 // ignored reports whether signal sig is ignored (SIG_IGN) in this process.

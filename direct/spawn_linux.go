@@ -127,12 +127,7 @@ func (s *Spawn) Start() (int, error) {
 	// handlers installed are the Go runtime's, which must not run in a
 	// process that shares the init's memory. Ignored signals stay
 	// ignored, as execve keeps them.
-	sigs := make([]uintptr, 0, 64)
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig != uintptr(unix.SIGKILL) && sig != uintptr(unix.SIGSTOP) && !ignored(sig) {
-			sigs = append(sigs, sig)
-		}
-	}
+	sigs := signalsToReset()
 	img.nresetSigs = len(sigs)
 	sigs = append(sigs, 0) // never empty
 	img.resetSigs = &sigs[0]
