@@ -253,11 +253,8 @@ func (c *cli) resolve(f *policyFlags) (settings, error) {
 	// inside wherever the sandbox could write them.
 	var files []string
 	for _, n := range applied {
-		if strings.Contains(n, "/") || strings.HasSuffix(n, ".json") {
-			if !filepath.IsAbs(n) {
-				n = filepath.Join(store.Cwd, n)
-			}
-			files = append(files, policy.EffectivePath(policy.HostFS, filepath.Clean(n)))
+		if p, ok := store.filePath(n); ok {
+			files = append(files, policy.EffectivePath(policy.HostFS, filepath.Clean(p)))
 		}
 	}
 	if s.Policy != "" {

@@ -98,14 +98,22 @@ func builtinNames() []string {
 	return out
 }
 
+// filePath is the file a profile name stands for when it is a path (it
+// contains a slash or ends in .json), made absolute against Cwd.
+func (s profileStore) filePath(name string) (string, bool) {
+	if !strings.Contains(name, "/") && !strings.HasSuffix(name, ".json") {
+		return "", false
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(s.Cwd, name)
+	}
+	return name, true
+}
+
 // lookup finds a profile by name, or by file path when name contains a
 // slash or ends in .json.
 func (s profileStore) lookup(name string) (profileFile, error) {
-	if strings.Contains(name, "/") || strings.HasSuffix(name, ".json") {
-		p := name
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(s.Cwd, p)
-		}
+	if p, ok := s.filePath(name); ok {
 		data, err := readProfileFile(p)
 		if err != nil {
 			return profileFile{}, usagef("profile %s: %v", name, err)
